@@ -45,7 +45,7 @@ typedef LONG_PTR SSIZE_T;
 typedef ULONG_PTR KAFFINITY;
 typedef LONG NTSTATUS, *PNTSTATUS;
 typedef ULONG LOGICAL;
-typedef ULONG_PTR ULONG64;
+typedef ULONG_PTR ULONG64, *PULONG64;
 typedef int32_t INT32;
 typedef uint32_t UINT32;
 typedef uint64_t UINT64;
@@ -125,7 +125,7 @@ _Static_assert(sizeof(ULONG) == 4, "ULONG must be 32 bits");
 #define RTL_NUMBER_OF(A) (sizeof(A) / sizeof((A)[0]))
 #define ARRAYSIZE(A) RTL_NUMBER_OF(A)
 #define CONTAINING_RECORD(address, type, field)                                                    \
-    ((type *)((PCHAR)(address) - (ULONG_PTR)(&((type *)0)->field)))
+    ((type *)((PCHAR)(address) - offsetof(type, field)))
 #define ALIGN_DOWN_BY(length, alignment) ((ULONG_PTR)(length) & ~((ULONG_PTR)(alignment) - 1))
 #define ALIGN_UP_BY(length, alignment)                                                             \
     (ALIGN_DOWN_BY(((ULONG_PTR)(length) + (alignment) - 1), (alignment)))

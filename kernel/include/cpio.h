@@ -10,11 +10,11 @@
 #include <ntdef.h>
 
 typedef struct _CPIO_ENTRY {
-    const char *Name;    /* not NUL-terminated: NameLength bytes */
-    ULONG NameLength;    /* without the archive's trailing NUL */
+    const char *Name; /* not NUL-terminated: NameLength bytes */
+    ULONG NameLength; /* without the archive's trailing NUL */
     const VOID *Data;
     SIZE_T DataSize;
-    ULONG Mode;          /* st_mode: regular files have (Mode & 0170000) == 0100000 */
+    ULONG Mode; /* st_mode: regular files have (Mode & 0170000) == 0100000 */
 } CPIO_ENTRY, *PCPIO_ENTRY;
 
 /* Iteration: *Offset starts at 0. Returns STATUS_SUCCESS with the next

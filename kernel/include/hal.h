@@ -16,8 +16,29 @@ VOID HalPutDebugString(PCSTR Buffer, SIZE_T Length);
 DECLSPEC_NORETURN VOID HalTerminateSystem(ULONG ExitCode);
 
 /* Exit codes HalTerminateSystem is given. */
-#define HAL_EXIT_SUCCESS 0x10   /* clean shutdown; QEMU status 33 */
+#define HAL_EXIT_SUCCESS     0x10 /* clean shutdown; QEMU status 33 */
 #define HAL_EXIT_TEST_FAILED 0x11 /* ktest reported failures; QEMU status 35 */
-#define HAL_EXIT_BUGCHECK 0x12  /* stop screen shown; QEMU status 37 */
+#define HAL_EXIT_BUGCHECK    0x12 /* stop screen shown; QEMU status 37 */
+
+/* ---- Bare-metal HAL (kernel/hal/x64), used by kernel/arch/x64 ---------- */
+
+/* Interrupt vectors (x64 NT: vector >> 4 is the IRQL the vector masks at). */
+#define HAL_CLOCK_VECTOR    0xD1 /* CLOCK_LEVEL */
+#define HAL_SPURIOUS_VECTOR 0xFF /* local APIC spurious interrupts */
+
+/* COM1 at 115200 8N1, polled. */
+VOID HalpInitializeDebugPort(VOID);
+/* Measures the TSC rate against the PIT (about 5 ms). Returns ticks per
+ * second. */
+ULONG64 HalpCalibrateTimestampCounter(VOID);
+/* Reads the CMOS real-time clock as 100 ns units since 1601 (UTC).
+ * FALSE when the clock reads nonsense. */
+BOOLEAN HalpQueryRealTimeClock(PULONG64 SystemTime);
+/* Maps and enables the local APIC, masks the legacy PICs, calibrates the
+ * APIC timer against the TSC and starts it periodic at PeriodUs on
+ * HAL_CLOCK_VECTOR. Interrupts stay disabled. */
+NTSTATUS HalpStartClock(ULONG PeriodUs);
+/* Acknowledges the interrupt in service at the local APIC. */
+VOID HalpEndOfInterrupt(VOID);
 
 #endif /* _HAL_ */

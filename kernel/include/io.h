@@ -22,7 +22,17 @@ VOID MiInitializeLoadedModuleList(PVOID KernelBase, ULONG SizeOfImage, const VOI
 NTSTATUS MmLoadSystemImage(const VOID *File, SIZE_T FileSize, PCUNICODE_STRING FileName,
                            PKLDR_DATA_TABLE_ENTRY *Entry);
 
-/* Loads every System32/drivers/*.sys in the boot image (a cpio archive),
+/* MmLoadSystemImage that also explains a failure: Reason (if given)
+ * receives a short NUL-terminated phrase such as "unresolved import
+ * ntoskrnl.exe!Name" or "invalid image: section outside the file". */
+NTSTATUS MmLoadSystemImageEx(const VOID *File, SIZE_T FileSize, PCUNICODE_STRING FileName,
+                             PKLDR_DATA_TABLE_ENTRY *Entry, PCHAR Reason, SIZE_T ReasonSize);
+
+/* Removes a module MmLoadSystemImage loaded from PsLoadedModuleList and
+ * frees its pages and entry. */
+VOID MmUnloadSystemImage(PKLDR_DATA_TABLE_ENTRY Entry);
+
+/* Loads every System32/drivers/<name>.sys in the boot image (a cpio archive),
  * builds a DRIVER_OBJECT for each and calls DriverEntry with its registry
  * path. A driver that fails is reported and skipped; the system keeps
  * booting. Returns the number of drivers whose DriverEntry succeeded. */

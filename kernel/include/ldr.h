@@ -15,8 +15,8 @@
 
 /* What validation learned about an image file. */
 typedef struct _LDR_IMAGE_INFO {
-    ULONG64 ImageBase;   /* preferred base (OptionalHeader.ImageBase) */
-    ULONG SizeOfImage;   /* bytes to reserve when mapped */
+    ULONG64 ImageBase; /* preferred base (OptionalHeader.ImageBase) */
+    ULONG SizeOfImage; /* bytes to reserve when mapped */
     ULONG SizeOfHeaders;
     ULONG EntryPointRva; /* 0 when none */
     USHORT Subsystem;
@@ -31,11 +31,15 @@ typedef struct _LDR_IMAGE_INFO {
  * overlapping sections, data directories inside the image. */
 NTSTATUS LdrValidateImage(const VOID *File, SIZE_T FileSize, PLDR_IMAGE_INFO Info);
 
+/* LdrValidateImage that also names the first defect found, for messages:
+ * *Defect receives a static string such as "section outside the file"
+ * (NULL on success). Defect may be NULL. */
+NTSTATUS LdrValidateImageEx(const VOID *File, SIZE_T FileSize, PLDR_IMAGE_INFO Info, PCSTR *Defect);
+
 /* Lays a validated file out at Destination (SizeOfImage bytes, which the
  * caller provides): headers and each non-discardable section copied, the
  * rest zeroed. */
-NTSTATUS LdrMapImage(const VOID *File, SIZE_T FileSize, PVOID Destination,
-                     SIZE_T DestinationSize);
+NTSTATUS LdrMapImage(const VOID *File, SIZE_T FileSize, PVOID Destination, SIZE_T DestinationSize);
 
 /* Applies base relocations to a mapped image so it runs at NewBase.
  * STATUS_CONFLICTING_ADDRESSES if it must move but has no relocations. */
@@ -61,8 +65,8 @@ NTSTATUS LdrFindExport(const VOID *Mapped, SIZE_T MappedSize, PCSTR Name, PVOID 
 /* Symbolizes Rva using the COFF symbol table the linker leaves in the file
  * (lld-link /DEBUG:DWARF): the nearest function symbol at or below Rva.
  * Returns FALSE when the file has no usable symbol table. */
-BOOLEAN LdrLookupSymbol(const VOID *File, SIZE_T FileSize, ULONG Rva, PCHAR Name,
-                        SIZE_T NameSize, PULONG Displacement);
+BOOLEAN LdrLookupSymbol(const VOID *File, SIZE_T FileSize, ULONG Rva, PCHAR Name, SIZE_T NameSize,
+                        PULONG Displacement);
 
 /* One entry of PsLoadedModuleList: ntoskrnl.exe first, then each driver in
  * load order. File/FileSize keep the original file (from the boot image)

@@ -14,8 +14,10 @@ __attribute__((section(".ktest$z"), used)) static const KTEST_CASE *const KtpEnd
 #define KTP_FIRST (&KtpStart + 1)
 #define KTP_LAST (&KtpEnd)
 #else
-extern const KTEST_CASE *const __start_ktest_cases[];
-extern const KTEST_CASE *const __stop_ktest_cases[];
+/* Weak: a program that links the hosted kernel without any test case (a
+ * benchmark, a fuzzer) has no ktest_cases section, and the range is empty. */
+extern const KTEST_CASE *const __start_ktest_cases[] __attribute__((weak));
+extern const KTEST_CASE *const __stop_ktest_cases[] __attribute__((weak));
 #define KTP_FIRST (__start_ktest_cases)
 #define KTP_LAST (__stop_ktest_cases)
 #endif

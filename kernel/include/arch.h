@@ -1,0 +1,132 @@
+/*
+ * arch.h - the interface between portable kernel code (ke, mm, ex) and the
+ * processor it runs on: the per-processor control region (KPCR/KPRCB), the
+ * saved register frame of a trap, IRQL storage, the timestamp counter and
+ * the page-mapping primitives. kernel/arch/x64 + kernel/hal/x64 implement it
+ * on bare metal, kernel/hal/hosted inside a Linux process (where a "processor"
+ * is a host thread and the MMU is mmap/mprotect).
+ */
+#ifndef _ARCH_
+#define _ARCH_
+
+#include <wdm.h>
+
+/* ---- Processor control region ------------------------------------------ */
+
+/* The processor control block: per-processor kernel state. Only phase-0
+ * fields for now; the scheduler adds its own. */
+typedef struct _KPRCB {
+    ULONG MxCsr;
+    USHORT Number; /* processor number, 0 = boot processor */
+    USHORT Reserved0;
+    PVOID CurrentThread; /* placeholder until threads exist */
+    PVOID NextThread;
+    PVOID IdleThread;
+    volatile ULONG64 InterruptCount; /* clock interrupts taken */
+    ULONG64 TimestampFrequency;      /* TSC ticks per second */
+} KPRCB, *PKPRCB;
+
+/* The processor control region, reached through GS on bare metal. The first
+ * fields keep the offsets NT x64 uses (Self at 0x18, CurrentPrcb at 0x20,
+ * Irql at 0x50, Prcb at 0x180) so debugger habits carry over. */
+typedef struct _KPCR {
+    PVOID GdtBase;
+    PVOID TssBase;
+    ULONG64 UserRsp;
+    struct _KPCR *Self;
+    PKPRCB CurrentPrcb;
+    PVOID LockArray;
+    PVOID Used_Self;
+    PVOID IdtBase;
+    ULONG64 Unused[2];
+    KIRQL Irql; /* hosted only: bare metal keeps IRQL in CR8 */
+    UCHAR Reserved1[0x180 - 0x51];
+    KPRCB Prcb;
+} KPCR, *PKPCR;
+
+_Static_assert(offsetof(KPCR, Self) == 0x18, "KPCR layout");
+_Static_assert(offsetof(KPCR, CurrentPrcb) == 0x20, "KPCR layout");
+_Static_assert(offsetof(KPCR, Irql) == 0x50, "KPCR layout");
+_Static_assert(offsetof(KPCR, Prcb) == 0x180, "KPCR layout");
+
+#if defined(_KERNEL_MODE)
+FORCEINLINE PKPCR KeGetPcr(VOID)
+{
+    PKPCR Pcr;
+    __asm__ volatile("movq %%gs:0x18, %0" : "=r"(Pcr));
+    return Pcr;
+}
+
+FORCEINLINE PKPRCB KeGetCurrentPrcb(VOID)
+{
+    PKPRCB Prcb;
+    __asm__ volatile("movq %%gs:0x20, %0" : "=r"(Prcb));
+    return Prcb;
+}
+#else
+/* Hosted: each host thread has its own KPCR (thread-local storage). */
+PKPCR KeGetPcr(VOID);
+FORCEINLINE PKPRCB KeGetCurrentPrcb(VOID)
+{
+    return KeGetPcr()->CurrentPrcb;
+}
+#endif
+
+/* ---- Trap frame -------------------------------------------------------- */
+
+/* The registers saved on a trap or interrupt (kernel/arch/x64/trap.S builds
+ * it; KiCaptureTrapFrame fills one for the current caller). Like NT's
+ * KTRAP_FRAME in purpose, not in layout: the stop screen prints it. */
+typedef struct _KTRAP_FRAME {
+    ULONG64 Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rbp;
+    ULONG64 R8, R9, R10, R11, R12, R13, R14, R15;
+    ULONG64 Cr2;
+    ULONG64 Vector;
+    ULONG64 ErrorCode;
+    /* As pushed by the processor. */
+    ULONG64 Rip, SegCs, EFlags, Rsp, SegSs;
+} KTRAP_FRAME, *PKTRAP_FRAME;
+
+_Static_assert(sizeof(KTRAP_FRAME) == 23 * 8, "KTRAP_FRAME layout (trap.S)");
+
+/* Fills Frame with the caller's registers as they are when
+ * KiCaptureTrapFrame returns: RIP is the return address, RSP the caller's
+ * stack pointer after the return, callee-saved registers exact
+ * (kernel/arch/x64/context.S; the hosted HAL's context.c). */
+VOID KiCaptureTrapFrame(PKTRAP_FRAME Frame);
+
+/* ---- IRQL, interrupts, timestamps -------------------------------------- */
+
+/* Raw IRQL storage (CR8 on x64, the thread's KPCR hosted); no checks. */
+KIRQL KiReadIrql(VOID);
+VOID KiWriteIrql(KIRQL Irql);
+
+/* Processor interrupt flag. KiDisableInterrupts returns whether they were
+ * enabled. */
+BOOLEAN KiDisableInterrupts(VOID);
+VOID KiRestoreInterrupts(BOOLEAN Enable);
+
+/* A monotonic counter (the TSC on bare metal) and its rate. */
+ULONG64 KiReadTimestamp(VOID);
+
+/* Stops this processor for good (used after a bug check). */
+DECLSPEC_NORETURN VOID KiHaltProcessor(VOID);
+
+/* ---- Page mapping (the MMU behind kernel/mm) --------------------------- */
+
+/* The system virtual range kernel pages come from. */
+extern ULONG_PTR MiSystemVaStart;
+extern SIZE_T MiSystemVaPages;
+
+/* Maps one page of the system range to Pfn with Protect (PAGE_*). */
+NTSTATUS MiArchMapPage(ULONG_PTR Va, PFN_NUMBER Pfn, ULONG Protect);
+/* Unmaps one page; returns the PFN it mapped (or FALSE if none). */
+BOOLEAN MiArchUnmapPage(ULONG_PTR Va, PPFN_NUMBER Pfn);
+/* Changes the protection of one mapped page. */
+NTSTATUS MiArchProtectPage(ULONG_PTR Va, ULONG Protect);
+/* Translates a kernel virtual address; FALSE when it is not mapped. */
+BOOLEAN MiArchTranslate(ULONG_PTR Va, PULONG64 PhysicalAddress);
+/* TRUE when reading Va cannot fault (used by the stack walker). */
+BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va);
+
+#endif /* _ARCH_ */
