@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 
-from common import KeelError, ROOT, aux_dir, log, rel
+from common import KeelError, ROOT, aux_dir, rel
 from gnbuild import build_dir, gen, ninja
 
 # Quick mode: enough iterations to exercise every benchmark, not to measure.
@@ -148,14 +148,19 @@ def plot(entries, svg_path):
         return ""
     top = max(_nanoseconds(e) for e in good)
     width = max(len(e["name"]) for e in good)
-    text = []
+    # Log scale: the times span orders of magnitude.
+    lo = math.log10(max(min(_nanoseconds(e) for e in good), 0.1)) - 0.5
+    hi = math.log10(max(top, 1)) + 0.2
+
+    def fraction(ns):
+        return max(0.0, (math.log10(max(ns, 0.1)) - lo) / (hi - lo))
+
+    text = [f"{'':<{width}}  real time per iteration, log scale"]
     for e in good:
-        bar = "#" * max(1, round(40 * _nanoseconds(e) / top))
+        bar = "#" * max(1, round(50 * fraction(_nanoseconds(e))))
         text.append(f"{e['name']:<{width}}  {bar} {_nanoseconds(e):,.1f} ns")
     row, left, chart = 22, 12 + 7 * width, 500
     height = 40 + row * len(good)
-    lo = math.log10(max(min(_nanoseconds(e) for e in good), 0.1)) - 0.5
-    hi = math.log10(max(top, 1)) + 0.2
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + chart + 160}" height="{height}" '
         'font-family="monospace" font-size="12">',
@@ -163,7 +168,7 @@ def plot(entries, svg_path):
     ]
     for i, e in enumerate(good):
         ns = _nanoseconds(e)
-        w = max(1.0, chart * (math.log10(max(ns, 0.1)) - lo) / (hi - lo))
+        w = max(1.0, chart * fraction(ns))
         y = 30 + i * row
         svg.append(f'<text x="10" y="{y + 14}">{escape(e["name"])}</text>')
         svg.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="#4a7bd0"/>')

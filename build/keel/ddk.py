@@ -8,8 +8,8 @@ import json
 import os
 import sys
 
-from common import KeelError, ROOT, aux_dir, capture, log, rel, run
-from gnbuild import NTOSKRNL_LIB, artifact, build, build_dir
+from common import KeelError, ROOT, aux_dir, capture, log, rel
+from gnbuild import NTOSKRNL_LIB, artifact, build
 
 PUBLISH = os.path.join(ROOT, "ddk", "publish.py")
 HELLO = os.path.join(ROOT, "samples", "hello")
@@ -57,7 +57,9 @@ def publish(out, output=None, force=False):
     fingerprint = _tree_fingerprint(
         [
             os.path.join(ROOT, "ddk"),
-            os.path.join(ROOT, "build"),
+            os.path.join(ROOT, "build", "config"),
+            os.path.join(ROOT, "build", "toolchain"),
+            os.path.join(ROOT, "build", "templates"),
             os.path.join(out, NTOSKRNL_LIB),
         ]
     )

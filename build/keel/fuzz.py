@@ -38,7 +38,10 @@ def list_fuzzers(out):
     toolchain (new fuzzers appear by themselves either way)."""
     meta = _metadata(out)
     if meta:
-        return sorted((n, os.path.normpath(os.path.join(out, d["binary"]))) for n, d in meta.items())
+        return sorted(
+            (name, os.path.normpath(os.path.join(out, data["binary"])))
+            for name, data in meta.items()
+        )
     if not os.path.isdir(os.path.join(ROOT, "fuzz")):
         return []
     proc = subprocess.run(

@@ -38,7 +38,8 @@ def cmd_run(args):
         image = images.compose(aux_dir("images", "default.cpio"), kernel, [hello])
     accel = qemu.choose_accel(kvm=args.kvm, tcg=args.tcg)
     cmd = qemu.command(loader, image, args.cmdline, args.memory, args.smp, accel, args.gdb)
-    log(f"booting {rel(image)} ({accel.upper()}); {'timeout ' + str(args.timeout) + ' s' if args.timeout else 'Ctrl-C quits'}")
+    ends = f"timeout {args.timeout:g} s" if args.timeout else "Ctrl-C quits"
+    log(f"booting {rel(image)} ({accel.upper()}); {ends}")
     if args.gdb:
         _gdb_help(out)
     if args.headless:

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -19,7 +18,7 @@ import gnbuild
 import images
 import ktap
 import qemu
-from common import KeelError, ROOT, aux_dir, capture, log, rel, tail
+from common import KeelError, ROOT, aux_dir, capture, rel, tail
 
 QEMU_TIMEOUT = 60  # seconds per boot (TCG)
 HOSTED_TIMEOUT = 300
@@ -27,10 +26,8 @@ FUZZ_TIMEOUT = 180
 
 BANNER = re.compile(r"^Keel \d+\.\d+\.\d+ \(NT 10\.0 x64, (free|checked) build\)", re.M)
 READY = re.compile(r"^boot: system ready at (\d+\.\d+) ms", re.M)
-STOP = re.compile(
-    r"^\*\*\* STOP: 0x([0-9A-F]{8}) \(0x[0-9A-F]{16},0x[0-9A-F]{16},0x[0-9A-F]{16},0x[0-9A-F]{16}\)",
-    re.M,
-)
+# *** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)
+STOP = re.compile(r"^\*\*\* STOP: 0x([0-9A-F]{8}) \((0x[0-9A-F]{16},?){4}\)", re.M)
 
 
 class Results:
@@ -68,11 +65,14 @@ def _step(title):
 def _source_files(exts, top=ROOT):
     found = []
     for d, dirs, names in os.walk(top):
-        rel_d = os.path.relpath(d, top)
+        # Build directories ("out" anywhere, e.g. an in-tree sample build)
+        # hold generated files, not sources.
         dirs[:] = sorted(
             x
             for x in dirs
-            if not x.startswith(".") and not (rel_d == "." and x == "out") and x != "__pycache__"
+            if not x.startswith(".")
+            and x not in ("out", "__pycache__")
+            and not os.path.exists(os.path.join(d, x, "build.ninja"))
         )
         found += [os.path.join(d, n) for n in sorted(names) if n.endswith(exts)]
     return found
@@ -145,7 +145,6 @@ def lint(results, out):
 
 def build(results, out):
     _step("build")
-    gnbuild.gen(out)
     start = time.monotonic()
     proc = subprocess.run(
         ["ninja", "-C", rel(out), "-k", "0"],
@@ -265,9 +264,8 @@ def _boot(out, image, cmdline, timeout=QEMU_TIMEOUT):
 
 
 def _console(boot, lines=30):
-    return f"QEMU: {qemu.describe_status(boot.status)} after {boot.seconds:.1f} s; console tail:\n" + tail(
-        boot.output, lines
-    )
+    status = qemu.describe_status(boot.status)
+    return f"QEMU: {status} after {boot.seconds:.1f} s; console tail:\n" + tail(boot.output, lines)
 
 
 def qemu_ktest(results, out, built_ok, extra_drivers):
@@ -361,12 +359,12 @@ def smoke(results, out, built_ok, hello):
     else:
         image = images.compose(aux_dir("images", "crash.cpio"), kernel, [crashdrv])
         boot = _boot(out, image, "")
-        results.add("boot: crashdrv.sys -> *** STOP: line", STOP.search(boot.output) is not None, _console(boot))
+        stop = STOP.search(boot.output) is not None
+        results.add("boot: crashdrv.sys -> *** STOP: line", stop, _console(boot))
         frame = re.search(r"^\s+#\d+ 0x[0-9A-Fa-f]+ crashdrv\.sys!\S+", boot.output, re.M)
-        results.add("boot: crashdrv.sys -> stack frame crashdrv.sys!...", bool(frame), _console(boot))
-        results.add(
-            "boot: crashdrv.sys -> QEMU status 37", boot.status == qemu.STATUS_BUGCHECK, _console(boot)
-        )
+        results.add("boot: crashdrv.sys -> frame crashdrv.sys!...", bool(frame), _console(boot))
+        bugcheck = boot.status == qemu.STATUS_BUGCHECK
+        results.add("boot: crashdrv.sys -> QEMU status 37", bugcheck, _console(boot))
 
     # The "crash" command-line option: MANUALLY_INITIATED_CRASH (0xE2).
     image = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
@@ -494,25 +492,36 @@ def benchmarks(results, out, built_ok):
             )
 
 
+def _guarded(results, name, step, *args, default=None):
+    """Runs one step; an unexpected error in it (a missing tool, a bug in
+    keel) becomes one failed test instead of ending the run without its
+    summary line."""
+    try:
+        return step(*args)
+    except Exception as e:  # noqa: BLE001 - reported, never swallowed
+        results.add(f"{name}: step error", False, f"{type(e).__name__}: {e}")
+        return default
+
+
 def cmd_test(args):
     total_start = time.monotonic()
     out = gnbuild.build_dir(False)
     results = Results()
     _step("keel self-test")
-    self_test(results)
+    _guarded(results, "keel", self_test, results)
     try:
         gnbuild.gen(out)
-        lint(results, out)
     except KeelError as e:
-        results.add("lint: gn gen", False, str(e))
-    built_ok = build(results, out)
-    hosted_ktest(results, out, built_ok)
+        results.add("gn gen", False, str(e))
+    _guarded(results, "lint", lint, results, out)
+    built_ok = _guarded(results, "build", build, results, out, default=False)
+    _guarded(results, "ktest hosted", hosted_ktest, results, out, built_ok)
     test_drivers = [p for p in [_have(out, "kernel/okdrv.sys", built_ok)] if p]
-    qemu_ktest(results, out, built_ok, test_drivers)
-    hello = ddk_kit(results, out, built_ok)
-    smoke(results, out, built_ok, hello)
-    fuzzers(results, out, built_ok)
-    benchmarks(results, out, built_ok)
+    _guarded(results, "ktest qemu", qemu_ktest, results, out, built_ok, test_drivers)
+    hello = _guarded(results, "ddk", ddk_kit, results, out, built_ok)
+    _guarded(results, "boot", smoke, results, out, built_ok, hello)
+    _guarded(results, "fuzz", fuzzers, results, out, built_ok)
+    _guarded(results, "bench", benchmarks, results, out, built_ok)
 
     elapsed = time.monotonic() - total_start
     print()

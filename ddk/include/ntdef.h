@@ -66,9 +66,9 @@ typedef LONG KPRIORITY;
 _Static_assert(sizeof(WCHAR) == 2, "WCHAR must be 16 bits (build with -fshort-wchar)");
 _Static_assert(sizeof(ULONG) == 4, "ULONG must be 32 bits");
 
-#define VOID void
+#define VOID  void
 #define CONST const
-#define TRUE 1
+#define TRUE  1
 #define FALSE 0
 #ifndef NULL
 #define NULL ((void *)0)
@@ -78,15 +78,15 @@ _Static_assert(sizeof(ULONG) == 4, "ULONG must be 32 bits");
 #define OUT
 #define OPTIONAL
 #define UNALIGNED
-#define FORCEINLINE static inline __attribute__((always_inline))
-#define DECLSPEC_NORETURN __attribute__((noreturn))
-#define DECLSPEC_ALIGN(x) __attribute__((aligned(x)))
+#define FORCEINLINE               static inline __attribute__((always_inline))
+#define DECLSPEC_NORETURN         __attribute__((noreturn))
+#define DECLSPEC_ALIGN(x)         __attribute__((aligned(x)))
 #define UNREFERENCED_PARAMETER(P) ((void)(P))
 
 /* Calling conventions are the Microsoft x64 convention on the PE target; on
  * x64 __stdcall and __cdecl are accepted and ignored, as with MSVC. */
 #if defined(_WIN64)
-#define NTAPI __stdcall
+#define NTAPI           __stdcall
 #define DECLSPEC_IMPORT __declspec(dllimport)
 #define DECLSPEC_EXPORT __declspec(dllexport)
 #else
@@ -106,32 +106,31 @@ _Static_assert(sizeof(ULONG) == 4, "ULONG must be 32 bits");
  * a driver sees the same declarations as imports. */
 #if defined(_NTSYSTEM_)
 #define NTKERNELAPI DECLSPEC_EXPORT
-#define NTSYSAPI DECLSPEC_EXPORT
-#define NTHALAPI DECLSPEC_EXPORT
+#define NTSYSAPI    DECLSPEC_EXPORT
+#define NTHALAPI    DECLSPEC_EXPORT
 #else
 #define NTKERNELAPI DECLSPEC_IMPORT
-#define NTSYSAPI DECLSPEC_IMPORT
-#define NTHALAPI DECLSPEC_IMPORT
+#define NTSYSAPI    DECLSPEC_IMPORT
+#define NTHALAPI    DECLSPEC_IMPORT
 #endif
 #define NTSYSCALLAPI NTSYSAPI
 
-#define NT_SUCCESS(Status) (((NTSTATUS)(Status)) >= 0)
+#define NT_SUCCESS(Status)     (((NTSTATUS)(Status)) >= 0)
 #define NT_INFORMATION(Status) ((((ULONG)(Status)) >> 30) == 1)
-#define NT_WARNING(Status) ((((ULONG)(Status)) >> 30) == 2)
-#define NT_ERROR(Status) ((((ULONG)(Status)) >> 30) == 3)
+#define NT_WARNING(Status)     ((((ULONG)(Status)) >> 30) == 2)
+#define NT_ERROR(Status)       ((((ULONG)(Status)) >> 30) == 3)
 
-#define FIELD_OFFSET(type, field) ((LONG)offsetof(type, field))
-#define RTL_FIELD_SIZE(type, field) (sizeof(((type *)0)->field))
-#define RTL_NUMBER_OF(A) (sizeof(A) / sizeof((A)[0]))
-#define ARRAYSIZE(A) RTL_NUMBER_OF(A)
-#define CONTAINING_RECORD(address, type, field)                                                    \
-    ((type *)((PCHAR)(address) - offsetof(type, field)))
-#define ALIGN_DOWN_BY(length, alignment) ((ULONG_PTR)(length) & ~((ULONG_PTR)(alignment) - 1))
+#define FIELD_OFFSET(type, field)               ((LONG)offsetof(type, field))
+#define RTL_FIELD_SIZE(type, field)             (sizeof(((type *)0)->field))
+#define RTL_NUMBER_OF(A)                        (sizeof(A) / sizeof((A)[0]))
+#define ARRAYSIZE(A)                            RTL_NUMBER_OF(A)
+#define CONTAINING_RECORD(address, type, field) ((type *)((PCHAR)(address)-offsetof(type, field)))
+#define ALIGN_DOWN_BY(length, alignment)        ((ULONG_PTR)(length) & ~((ULONG_PTR)(alignment)-1))
 #define ALIGN_UP_BY(length, alignment)                                                             \
-    (ALIGN_DOWN_BY(((ULONG_PTR)(length) + (alignment) - 1), (alignment)))
-#define MAXULONG 0xffffffffU
-#define MAXUSHORT 0xffff
-#define MAXLONGLONG 0x7fffffffffffffffLL
+    (ALIGN_DOWN_BY(((ULONG_PTR)(length) + (alignment)-1), (alignment)))
+#define MAXULONG     0xffffffffU
+#define MAXUSHORT    0xffff
+#define MAXLONGLONG  0x7fffffffffffffffLL
 #define MAXULONG_PTR (~(ULONG_PTR)0)
 
 typedef union _LARGE_INTEGER {
@@ -184,7 +183,9 @@ typedef const STRING *PCSTRING;
 typedef const ANSI_STRING *PCANSI_STRING;
 
 #define RTL_CONSTANT_STRING(s)                                                                     \
-    { sizeof(s) - sizeof((s)[0]), sizeof(s), (void *)(s) }
+    {                                                                                              \
+        sizeof(s) - sizeof((s)[0]), sizeof(s), (void *)(s)                                         \
+    }
 
 typedef struct _GUID {
     ULONG Data1;

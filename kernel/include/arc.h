@@ -51,10 +51,10 @@ typedef struct _MEMORY_ALLOCATION_DESCRIPTOR {
     UINT64 PageCount;
 } MEMORY_ALLOCATION_DESCRIPTOR, *PMEMORY_ALLOCATION_DESCRIPTOR;
 
-#define LOADER_BLOCK_SIGNATURE 0x4C45454Bu /* 'KEEL' */
-#define LOADER_BLOCK_VERSION 1
+#define LOADER_BLOCK_SIGNATURE        0x4C45454Bu /* 'KEEL' */
+#define LOADER_BLOCK_VERSION          1
 #define LOADER_MAX_MEMORY_DESCRIPTORS 128
-#define LOADER_MAX_COMMAND_LINE 512
+#define LOADER_MAX_COMMAND_LINE       512
 
 /* Boot phase timestamps are TSC values; the kernel converts them once it
  * has calibrated the TSC. */

@@ -54,8 +54,8 @@ typedef struct _KTEST_CASE {
     static void KtestRoutine_##suite##_##name(PKTEST_CONTEXT KtContext)
 
 /* Reporting (ktest.c). */
-void KtestReportFailure(PKTEST_CONTEXT Context, const char *File, int Line, const char *Format,
-                        ...) __attribute__((format(printf, 4, 5)));
+void KtestReportFailure(PKTEST_CONTEXT Context, const char *File, int Line, const char *Format, ...)
+    __attribute__((format(printf, 4, 5)));
 BOOLEAN KtestCheck(PKTEST_CONTEXT Context, BOOLEAN Ok);
 void KtestSkip(PKTEST_CONTEXT Context, const char *Reason);
 BOOLEAN KtestStringsEqual(const char *A, const char *B);
@@ -76,15 +76,16 @@ const KTEST_CASE *KtestGet(ULONG Index);
 
 #define KT_CHECK_(cond, ret, ...)                                                                  \
     do {                                                                                           \
-        if (!KtestCheck(KtContext, (BOOLEAN)!!(cond)))                                             \
+        if (!KtestCheck(KtContext, (BOOLEAN) !!(cond)))                                            \
             KT_FAIL_(ret, __VA_ARGS__);                                                            \
     } while (0)
 
 #define KT_CMP_(a, op, b, ret)                                                                     \
     do {                                                                                           \
         unsigned long long KtA_ = (unsigned long long)(a), KtB_ = (unsigned long long)(b);         \
-        KT_CHECK_(KtA_ op KtB_, ret, "Expected %s %s %s, but %s == 0x%llx (%lld), %s == 0x%llx (%lld)", \
-                  #a, #op, #b, #a, KtA_, (long long)KtA_, #b, KtB_, (long long)KtB_);             \
+        KT_CHECK_(KtA_ op KtB_, ret,                                                               \
+                  "Expected %s %s %s, but %s == 0x%llx (%lld), %s == 0x%llx (%lld)", #a, #op, #b,  \
+                  #a, KtA_, (long long)KtA_, #b, KtB_, (long long)KtB_);                           \
     } while (0)
 
 #define KT_SCMP_(a, op, b, ret)                                                                    \
@@ -94,30 +95,31 @@ const KTEST_CASE *KtestGet(ULONG Index);
                   #a, KtA_, #b, KtB_);                                                             \
     } while (0)
 
-#define KT_EXPECT_TRUE(c) KT_CHECK_((c), (void)0, "Expected %s to be true", #c)
-#define KT_EXPECT_FALSE(c) KT_CHECK_(!(c), (void)0, "Expected %s to be false", #c)
-#define KT_EXPECT_EQ(a, b) KT_CMP_(a, ==, b, (void)0)
-#define KT_EXPECT_NE(a, b) KT_CMP_(a, !=, b, (void)0)
-#define KT_EXPECT_LT(a, b) KT_SCMP_(a, <, b, (void)0)
-#define KT_EXPECT_LE(a, b) KT_SCMP_(a, <=, b, (void)0)
-#define KT_EXPECT_GT(a, b) KT_SCMP_(a, >, b, (void)0)
-#define KT_EXPECT_GE(a, b) KT_SCMP_(a, >=, b, (void)0)
-#define KT_EXPECT_NULL(p) KT_CHECK_((p) == NULL, (void)0, "Expected %s to be NULL", #p)
+#define KT_EXPECT_TRUE(c)     KT_CHECK_((c), (void)0, "Expected %s to be true", #c)
+#define KT_EXPECT_FALSE(c)    KT_CHECK_(!(c), (void)0, "Expected %s to be false", #c)
+#define KT_EXPECT_EQ(a, b)    KT_CMP_(a, ==, b, (void)0)
+#define KT_EXPECT_NE(a, b)    KT_CMP_(a, !=, b, (void)0)
+#define KT_EXPECT_LT(a, b)    KT_SCMP_(a, <, b, (void)0)
+#define KT_EXPECT_LE(a, b)    KT_SCMP_(a, <=, b, (void)0)
+#define KT_EXPECT_GT(a, b)    KT_SCMP_(a, >, b, (void)0)
+#define KT_EXPECT_GE(a, b)    KT_SCMP_(a, >=, b, (void)0)
+#define KT_EXPECT_NULL(p)     KT_CHECK_((p) == NULL, (void)0, "Expected %s to be NULL", #p)
 #define KT_EXPECT_NOT_NULL(p) KT_CHECK_((p) != NULL, (void)0, "Expected %s to be non-NULL", #p)
 #define KT_EXPECT_STREQ(a, b)                                                                      \
-    KT_CHECK_(KtestStringsEqual((a), (b)), (void)0, "Expected %s == %s, but \"%s\" != \"%s\"",     \
-              #a, #b, (a) ? (a) : "(null)", (b) ? (b) : "(null)")
+    KT_CHECK_(KtestStringsEqual((a), (b)), (void)0, "Expected %s == %s, but \"%s\" != \"%s\"", #a, \
+              #b, (a) ? (a) : "(null)", (b) ? (b) : "(null)")
 #define KT_EXPECT_STATUS(expr, status)                                                             \
     do {                                                                                           \
         NTSTATUS KtS_ = (expr);                                                                    \
-        KT_CHECK_(KtS_ == (NTSTATUS)(status), (void)0, "Expected %s to return %s (0x%08x), got 0x%08x", \
-                  #expr, #status, (unsigned)(status), (unsigned)KtS_);                             \
+        KT_CHECK_(KtS_ == (NTSTATUS)(status), (void)0,                                             \
+                  "Expected %s to return %s (0x%08x), got 0x%08x", #expr, #status,                 \
+                  (unsigned)(status), (unsigned)KtS_);                                             \
     } while (0)
 #define KT_EXPECT_SUCCESS(expr) KT_EXPECT_STATUS(expr, STATUS_SUCCESS)
 
-#define KT_ASSERT_TRUE(c) KT_CHECK_((c), return, "Assertion failed: %s", #c)
-#define KT_ASSERT_EQ(a, b) KT_CMP_(a, ==, b, return)
-#define KT_ASSERT_NE(a, b) KT_CMP_(a, !=, b, return)
+#define KT_ASSERT_TRUE(c)     KT_CHECK_((c), return, "Assertion failed: %s", #c)
+#define KT_ASSERT_EQ(a, b)    KT_CMP_(a, ==, b, return )
+#define KT_ASSERT_NE(a, b)    KT_CMP_(a, !=, b, return )
 #define KT_ASSERT_NOT_NULL(p) KT_CHECK_((p) != NULL, return, "Assertion failed: %s is NULL", #p)
 #define KT_ASSERT_SUCCESS(expr)                                                                    \
     do {                                                                                           \

@@ -12,14 +12,14 @@
 __attribute__((section(".ktest$a"), used)) static const KTEST_CASE *const KtpStart = NULL;
 __attribute__((section(".ktest$z"), used)) static const KTEST_CASE *const KtpEnd = NULL;
 #define KTP_FIRST (&KtpStart + 1)
-#define KTP_LAST (&KtpEnd)
+#define KTP_LAST  (&KtpEnd)
 #else
 /* Weak: a program that links the hosted kernel without any test case (a
  * benchmark, a fuzzer) has no ktest_cases section, and the range is empty. */
 extern const KTEST_CASE *const __start_ktest_cases[] __attribute__((weak));
 extern const KTEST_CASE *const __stop_ktest_cases[] __attribute__((weak));
 #define KTP_FIRST (__start_ktest_cases)
-#define KTP_LAST (__stop_ktest_cases)
+#define KTP_LAST  (__stop_ktest_cases)
 #endif
 
 ULONG KtestCount(void)
@@ -67,8 +67,7 @@ void KtestSkip(PKTEST_CONTEXT Context, const char *Reason)
     Context->SkipReason = Reason;
 }
 
-void KtestReportFailure(PKTEST_CONTEXT Context, const char *File, int Line, const char *Format,
-                        ...)
+void KtestReportFailure(PKTEST_CONTEXT Context, const char *File, int Line, const char *Format, ...)
 {
     char Message[400];
     va_list Args;
