@@ -74,11 +74,11 @@ BOOLEAN KiFindBootOption(PCSTR CommandLine, SIZE_T MaxLength, PCSTR Name, PCSTR 
  * caller's, and the stack walk starts at the trap). */
 DECLSPEC_NORETURN VOID KiBugCheckTrap(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
                                       ULONG_PTR P4, PKTRAP_FRAME TrapFrame);
-/* Walks the stack from the registers in Start (a trap or a capture):
- * unwind tables for PE images, the RBP chain elsewhere. Stores up to
- * MaxFrames return addresses (Start->Rip first); returns the count
- * (kernel/ke/unwind.c). */
-ULONG KiCaptureStackBackTrace(const KTRAP_FRAME *Start, PULONG_PTR Frames, ULONG MaxFrames);
+/* The stop screen's view of a trap frame: the registers as a CONTEXT, and
+ * the stack walked from it with the unwind tables (RtlpWalkFrames; a stack
+ * pointer that is not readable yields the faulting RIP alone). */
+VOID KiTrapFrameToContext(const KTRAP_FRAME *TrapFrame, PCONTEXT Context);
+ULONG KiWalkTrapFrameStack(const KTRAP_FRAME *TrapFrame, PULONG_PTR Frames, ULONG MaxFrames);
 /* Name of a stop code ("IRQL_NOT_LESS_OR_EQUAL"), or NULL. */
 PCSTR KiBugCheckName(ULONG BugCheckCode);
 /* Maps an unhandled processor exception to the stop code NT uses and bug

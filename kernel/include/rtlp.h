@@ -43,7 +43,6 @@ SIZE_T RtlpFormat(char *Buffer, SIZE_T BufferSize, const char *Format, ...);
 #define RTLP_REG_RBP 5
 #define RTLP_REG_RSI 6
 #define RTLP_REG_RDI 7
-#define RTLP_REG_R12 12
 
 /* What one unwind may read: image bytes inside [ImageBase, ImageBase +
  * ImageSize) and stack slots inside [StackLow, StackHigh). Anything
@@ -56,9 +55,11 @@ typedef struct _RTLP_UNWIND_BOUNDS {
 } RTLP_UNWIND_BOUNDS, *PRTLP_UNWIND_BOUNDS;
 
 /* RtlpVirtualUnwind flags. */
-#define RTLP_UNWIND_CALLER_PC                                                                      \
-    0x1 /* ControlPc is a return address (may equal                                                \
-           the function's end: never an epilog there) */
+/* ControlPc is a return address: FunctionEntry was looked up at ControlPc - 1
+ * and ControlPc may equal its end. (The unwind needs no special case for it:
+ * outside [Begin, End) it finds no prolog or epilog; the flag records the
+ * caller's intent for future users such as SEH dispatch.) */
+#define RTLP_UNWIND_CALLER_PC 0x1
 
 /* RtlVirtualUnwind with explicit bounds and a status. On success
  * ContextRecord is the caller's context, *Handler / *HandlerData the frame's

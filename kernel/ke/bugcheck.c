@@ -1,8 +1,9 @@
 /*
  * bugcheck.c - KeBugCheckEx/KeBugCheck: stop the system with a stop screen
  * on the debug console (stop code, its name and four parameters, the
- * registers of the trap or of the caller, a symbolized stack trace from
- * unwind.c) and end the machine with HAL_EXIT_BUGCHECK. A bug check during
+ * registers of the trap or of the caller, a symbolized stack trace walked
+ * with the images' unwind tables by RtlpWalkFrames) and end the machine with
+ * HAL_EXIT_BUGCHECK. A bug check during
  * the bug check ends the machine at once.
  */
 #include <ntddk.h>
@@ -95,10 +96,54 @@ static VOID KipStopPrint(PCSTR Format, ...)
     HalPutDebugString(Line, Length);
 }
 
+VOID KiTrapFrameToContext(const KTRAP_FRAME *TrapFrame, PCONTEXT Context)
+{
+    memset(Context, 0, sizeof(*Context));
+    Context->ContextFlags = CONTEXT_CONTROL | CONTEXT_INTEGER;
+    Context->Rax = TrapFrame->Rax;
+    Context->Rbx = TrapFrame->Rbx;
+    Context->Rcx = TrapFrame->Rcx;
+    Context->Rdx = TrapFrame->Rdx;
+    Context->Rsi = TrapFrame->Rsi;
+    Context->Rdi = TrapFrame->Rdi;
+    Context->Rbp = TrapFrame->Rbp;
+    Context->R8 = TrapFrame->R8;
+    Context->R9 = TrapFrame->R9;
+    Context->R10 = TrapFrame->R10;
+    Context->R11 = TrapFrame->R11;
+    Context->R12 = TrapFrame->R12;
+    Context->R13 = TrapFrame->R13;
+    Context->R14 = TrapFrame->R14;
+    Context->R15 = TrapFrame->R15;
+    Context->Rip = TrapFrame->Rip;
+    Context->Rsp = TrapFrame->Rsp;
+    Context->SegCs = (USHORT)TrapFrame->SegCs;
+    Context->SegSs = (USHORT)TrapFrame->SegSs;
+    Context->EFlags = (ULONG)TrapFrame->EFlags;
+}
+
+ULONG KiWalkTrapFrameStack(const KTRAP_FRAME *TrapFrame, PULONG_PTR Frames, ULONG MaxFrames)
+{
+    CONTEXT Context;
+    ULONG_PTR StackLow, StackHigh;
+
+    KiTrapFrameToContext(TrapFrame, &Context);
+    if (!RtlpGetStackLimits((ULONG_PTR)Context.Rsp, &StackLow, &StackHigh)) {
+        /* Not even the stack pointer is readable: the faulting RIP is all
+         * there is. */
+        if (MaxFrames == 0) {
+            return 0;
+        }
+        Frames[0] = (ULONG_PTR)Context.Rip;
+        return 1;
+    }
+    return RtlpWalkFrames(&Context, StackLow, StackHigh, 0, Frames, MaxFrames);
+}
+
 static VOID KipPrintStack(const KTRAP_FRAME *TrapFrame)
 {
     ULONG_PTR Frames[KI_MAX_STACK_FRAMES];
-    ULONG Count = KiCaptureStackBackTrace(TrapFrame, Frames, KI_MAX_STACK_FRAMES);
+    ULONG Count = KiWalkTrapFrameStack(TrapFrame, Frames, KI_MAX_STACK_FRAMES);
     char Symbol[160];
 
     KipStopPrint("Stack trace:\n");
