@@ -6,22 +6,51 @@
  * a KTRAP_FRAME (arch.h) and calls KiDispatchTrap(TrapFrame) with the
  * Microsoft x64 ABI, then restores and returns with iretq. Only kernel-mode
  * traps exist so far, so there is no swapgs.
+ *
+ * Every stub and KiTrapCommon carry x64 unwind data (.pdata/.xdata through
+ * the .seh_* directives) describing exactly what they push, ending in
+ * UWOP_PUSH_MACHFRAME: a stack walk that starts in a C trap handler steps
+ * through them to the interrupted RIP and RSP (and the interrupted
+ * nonvolatile registers, from the trap frame).
+ *
+ * Stack at the call to KiDispatchTrap (the processor aligned RSP to 16
+ * before pushing its frame, so the layout is static and needs no frame
+ * register):
+ *   RSP +   0  home space for KiDispatchTrap (32 bytes) + 8 to align
+ *   RSP +  40  KTRAP_FRAME: RAX ... R15, CR2 (128 bytes)
+ *   RSP + 168  vector
+ *   RSP + 176  error code (0 when the processor pushes none)
+ *   RSP + 184  RIP, CS, RFLAGS, RSP, SS (the machine frame)
  */
     .text
 
+/* The prolog of a stub ends after its jmp: inside the stub every code
+ * applies, and the jmp out of the function is never taken for an epilog
+ * (a tail call) by the unwinder. */
 .macro TRAP_NOERR vector
     .globl KiTrap\vector
+    .seh_proc KiTrap\vector
 KiTrap\vector:
+    .seh_pushframe
     pushq $0
+    .seh_stackalloc 8
     pushq $\vector
+    .seh_stackalloc 8
     jmp KiTrapCommon
+    .seh_endprologue
+    .seh_endproc
 .endm
 
 .macro TRAP_ERR vector
     .globl KiTrap\vector
+    .seh_proc KiTrap\vector
 KiTrap\vector:
+    .seh_pushframe @code
     pushq $\vector
+    .seh_stackalloc 8
     jmp KiTrapCommon
+    .seh_endprologue
+    .seh_endproc
 .endm
 
 TRAP_NOERR 0
@@ -59,51 +88,66 @@ TRAP_NOERR 31
 TRAP_NOERR 209
 TRAP_NOERR 255
 
+/* Entered from a stub with the vector on top of the error code and the
+ * machine frame. Only the nonvolatile registers need unwind codes; the
+ * epilog restores from the frame without moving RSP, so until the final
+ * add the body's codes still describe the stack (only the iretq itself is
+ * not described). */
+    .seh_proc KiTrapCommon
 KiTrapCommon:
+    .seh_pushframe @code
+    .seh_stackalloc 8
     cld
-    subq $128, %rsp
-    movq %rax, 0(%rsp)
-    movq %rbx, 8(%rsp)
-    movq %rcx, 16(%rsp)
-    movq %rdx, 24(%rsp)
-    movq %rsi, 32(%rsp)
-    movq %rdi, 40(%rsp)
-    movq %rbp, 48(%rsp)
-    movq %r8, 56(%rsp)
-    movq %r9, 64(%rsp)
-    movq %r10, 72(%rsp)
-    movq %r11, 80(%rsp)
-    movq %r12, 88(%rsp)
-    movq %r13, 96(%rsp)
-    movq %r14, 104(%rsp)
-    movq %r15, 112(%rsp)
+    subq $168, %rsp
+    .seh_stackalloc 168
+    movq %rax, 40(%rsp)
+    movq %rbx, 48(%rsp)
+    .seh_savereg %rbx, 48
+    movq %rcx, 56(%rsp)
+    movq %rdx, 64(%rsp)
+    movq %rsi, 72(%rsp)
+    .seh_savereg %rsi, 72
+    movq %rdi, 80(%rsp)
+    .seh_savereg %rdi, 80
+    movq %rbp, 88(%rsp)
+    .seh_savereg %rbp, 88
+    movq %r8, 96(%rsp)
+    movq %r9, 104(%rsp)
+    movq %r10, 112(%rsp)
+    movq %r11, 120(%rsp)
+    movq %r12, 128(%rsp)
+    .seh_savereg %r12, 128
+    movq %r13, 136(%rsp)
+    .seh_savereg %r13, 136
+    movq %r14, 144(%rsp)
+    .seh_savereg %r14, 144
+    movq %r15, 152(%rsp)
+    .seh_savereg %r15, 152
+    .seh_endprologue
     movq %cr2, %rax
-    movq %rax, 120(%rsp)
+    movq %rax, 160(%rsp)
 
-    movq %rsp, %rbx             /* callee-saved: the frame */
-    movq %rsp, %rcx
-    andq $-16, %rsp
-    subq $32, %rsp
+    leaq 40(%rsp), %rcx         /* the KTRAP_FRAME */
     call KiDispatchTrap
-    movq %rbx, %rsp
 
-    movq 0(%rsp), %rax
-    movq 8(%rsp), %rbx
-    movq 16(%rsp), %rcx
-    movq 24(%rsp), %rdx
-    movq 32(%rsp), %rsi
-    movq 40(%rsp), %rdi
-    movq 48(%rsp), %rbp
-    movq 56(%rsp), %r8
-    movq 64(%rsp), %r9
-    movq 72(%rsp), %r10
-    movq 80(%rsp), %r11
-    movq 88(%rsp), %r12
-    movq 96(%rsp), %r13
-    movq 104(%rsp), %r14
-    movq 112(%rsp), %r15
-    addq $144, %rsp             /* registers, CR2, vector, error code */
+    movq 40(%rsp), %rax
+    movq 48(%rsp), %rbx
+    movq 56(%rsp), %rcx
+    movq 64(%rsp), %rdx
+    movq 72(%rsp), %rsi
+    movq 80(%rsp), %rdi
+    movq 88(%rsp), %rbp
+    movq 96(%rsp), %r8
+    movq 104(%rsp), %r9
+    movq 112(%rsp), %r10
+    movq 120(%rsp), %r11
+    movq 128(%rsp), %r12
+    movq 136(%rsp), %r13
+    movq 144(%rsp), %r14
+    movq 152(%rsp), %r15
+    addq $184, %rsp             /* home space, registers, CR2, vector, error code */
     iretq
+    .seh_endproc
 
 /* The stub addresses, indexed like KiTrapVectors in cpu.c. */
     .data
