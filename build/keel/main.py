@@ -56,7 +56,7 @@ def _parser():
     s = sub.add_parser("run", help=helps["run"])
     s.add_argument("--checked", action="store_true", help="boot the checked build")
     s.add_argument("--memory", "-m", default="256M", help="guest RAM (default 256M)")
-    s.add_argument("--smp", type=int, default=1, help="processors (default 1)")
+    s.add_argument("--smp", type=int, default=1, help="processors, 1-64 (default 1)")
     s.add_argument("--cmdline", default="", help='kernel command line, e.g. "ktest" or "shutdown"')
     s.add_argument("--headless", action="store_true", help="no terminal input; use with --timeout")
     s.add_argument("--timeout", type=float, default=0, help="kill QEMU after SECONDS")

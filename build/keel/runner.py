@@ -25,6 +25,8 @@ def _gdb_help(out):
 
 
 def cmd_run(args):
+    if not 1 <= args.smp <= 64:
+        raise KeelError(f"--smp {args.smp}: the kernel supports 1 to 64 processors")
     out = build(args.checked)
     loader = artifact(out, LOADER, "the boot loader")
     if args.image:

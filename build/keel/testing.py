@@ -21,7 +21,9 @@ import qemu
 from common import KeelError, ROOT, aux_dir, capture, rel, tail
 
 QEMU_TIMEOUT = 60  # seconds per boot (TCG)
+QEMU_KTEST_SMP = (1, 4)  # processor counts the in-QEMU ktest pass boots with
 HOSTED_TIMEOUT = 300
+HOSTED_KTEST_PROCESSORS = (1, 4)  # ktest_hosted --processors N, one run each
 FUZZ_TIMEOUT = 180
 
 BANNER = re.compile(r"^Keel \d+\.\d+\.\d+ \(NT 10\.0 x64, (free|checked) build\)", re.M)
@@ -202,17 +204,24 @@ def _ktap_results(results, prefix, text, extra_ok=True, extra_message=""):
 
 
 def hosted_ktest(results, out, built_ok):
-    _step("ktest (hosted, ASan + UBSan)")
+    # Once per processor count: the hosted processors are host threads.
+    for processors in HOSTED_KTEST_PROCESSORS:
+        _hosted_ktest_run(results, out, built_ok, processors)
+
+
+def _hosted_ktest_run(results, out, built_ok, processors):
+    name = "ktest hosted" if processors == 1 else f"ktest hosted x{processors}"
+    _step(f"ktest (hosted, ASan + UBSan, {processors} processor{'s' if processors > 1 else ''})")
     binary = _have(out, gnbuild.KTEST_HOSTED, built_ok)
     if binary is None:
-        results.add("ktest hosted", False, f"{gnbuild.KTEST_HOSTED} not built")
+        results.add(name, False, f"{gnbuild.KTEST_HOSTED} not built")
         return
     env = dict(os.environ)
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     # stdout carries the KTAP; sanitizer reports go to stderr.
     try:
         proc = subprocess.run(
-            [binary],
+            [binary, "--processors", str(processors)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -237,9 +246,9 @@ def hosted_ktest(results, out, built_ok):
         f"ktest_hosted {'timed out' if status is None else f'exited with status {status}'}\n"
         + tail(stderr, 40)
     )
-    _ktap_results(results, "ktest hosted", stdout, extra_ok, message)
+    _ktap_results(results, name, stdout, extra_ok, message)
     if stderr.strip() and ("ERROR: AddressSanitizer" in stderr or "runtime error:" in stderr):
-        results.add("ktest hosted: sanitizers clean", False, tail(stderr, 40))
+        results.add(f"{name}: sanitizers clean", False, tail(stderr, 40))
 
 
 # (4) + (5) QEMU --------------------------------------------------------------
@@ -256,9 +265,9 @@ class Boot:
         return float(m.group(1)) if m else None
 
 
-def _boot(out, image, cmdline, timeout=QEMU_TIMEOUT):
+def _boot(out, image, cmdline, timeout=QEMU_TIMEOUT, smp=1):
     loader = os.path.join(out, gnbuild.LOADER)
-    cmd = qemu.command(loader, image, cmdline, accel="tcg")
+    cmd = qemu.command(loader, image, cmdline, smp=smp, accel="tcg")
     status, output, seconds = qemu.run_headless(cmd, timeout)
     return Boot(status, output, seconds)
 
@@ -276,14 +285,24 @@ def qemu_ktest(results, out, built_ok, extra_drivers):
         results.add("ktest qemu", False, "ntoskrnl.exe or keelldr not built")
         return
     image = images.compose(aux_dir("images", "ktest.cpio"), kernel, extra_drivers)
-    boot = _boot(out, image, "ktest", timeout=180)
-    extra_ok = boot.status in (qemu.STATUS_SUCCESS, qemu.STATUS_TEST_FAILED)
-    report = _ktap_results(results, "ktest qemu", boot.output, extra_ok, _console(boot))
-    failed = any(c.status == "fail" for c in report.cases) or bool(report.errors)
-    if extra_ok:
-        # The exit code must agree with the KTAP: 0x10 only when all passed.
-        agree = (boot.status == qemu.STATUS_SUCCESS) == (not failed)
-        results.add("ktest qemu: exit status matches results", agree, _console(boot, 5))
+    # The whole suite on one processor and on four (SMP paths: IPIs,
+    # remote wakeups, TLB shootdown); one extra boot.
+    for smp in QEMU_KTEST_SMP:
+        prefix = "ktest qemu" if smp == 1 else f"ktest qemu smp{smp}"
+        boot = _boot(out, image, "ktest", timeout=180, smp=smp)
+        extra_ok = boot.status in (qemu.STATUS_SUCCESS, qemu.STATUS_TEST_FAILED)
+        report = _ktap_results(results, prefix, boot.output, extra_ok, _console(boot))
+        failed = any(c.status == "fail" for c in report.cases) or bool(report.errors)
+        if extra_ok:
+            # The exit code must agree with the KTAP: 0x10 only when all passed.
+            agree = (boot.status == qemu.STATUS_SUCCESS) == (not failed)
+            results.add(f"{prefix}: exit status matches results", agree, _console(boot, 5))
+        online = re.search(r"^smp: (\d+) processors? online", boot.output, re.M)
+        results.add(
+            f"{prefix}: {smp} processor{'s' if smp > 1 else ''} online",
+            online is not None and int(online.group(1)) == smp,
+            _console(boot, 40),
+        )
 
 
 def smoke(results, out, built_ok, hello):
@@ -373,6 +392,35 @@ def smoke(results, out, built_ok, hello):
     results.add(
         "boot: 'crash' option -> STOP 0x000000E2, status 37",
         m is not None and m.group(1) == "000000E2" and boot.status == qemu.STATUS_BUGCHECK,
+        _console(boot),
+    )
+
+    # crash=stack: a kernel stack overflow hits the guard page below the
+    # stack and ends as a double fault (UNEXPECTED_KERNEL_MODE_TRAP, P1 = 8).
+    boot = _boot(out, image, "crash=stack")
+    m = STOP.search(boot.output)
+    results.add(
+        "boot: 'crash=stack' -> STOP 0x0000007F (0x8, ...), status 37",
+        m is not None
+        and m.group(1) == "0000007F"
+        and "(0x0000000000000008," in m.group(0)
+        and boot.status == qemu.STATUS_BUGCHECK,
+        _console(boot),
+    )
+
+    # pooltest=doublefree: the pool catches a double free (the header check
+    # of the free build) with NT's BAD_POOL_CALLER (0xC2, P1 = 7), after a
+    # line naming the block's tag.
+    boot = _boot(out, image, "pooltest=doublefree")
+    m = STOP.search(boot.output)
+    named = re.search(r"^pool: double free .*\(tag 'Dblt'\)", boot.output, re.M)
+    results.add(
+        "boot: 'pooltest=doublefree' -> tag named, STOP 0x000000C2 (0x7, ...), status 37",
+        m is not None
+        and named is not None
+        and m.group(1) == "000000C2"
+        and "(0x0000000000000007," in m.group(0)
+        and boot.status == qemu.STATUS_BUGCHECK,
         _console(boot),
     )
 

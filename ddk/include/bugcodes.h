@@ -30,6 +30,8 @@
 #define DRIVER_VERIFIER_DETECTED_VIOLATION                       ((ULONG)0x000000C4L)
 #define BAD_POOL_CALLER                                          ((ULONG)0x000000C2L)
 #define DRIVER_CORRUPTED_EXPOOL                                  ((ULONG)0x000000C5L)
+#define SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION                  ((ULONG)0x000000C1L)
+#define UNSUPPORTED_PROCESSOR                                    ((ULONG)0x0000005DL)
 #define DRIVER_IRQL_NOT_LESS_OR_EQUAL                            ((ULONG)0x000000D1L)
 #define DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS    ((ULONG)0x000000CEL)
 #define PAGE_FAULT_IN_FREED_SPECIAL_POOL                         ((ULONG)0x000000CCL)
@@ -37,6 +39,7 @@
 #define ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY                    ((ULONG)0x000000FCL)
 #define KERNEL_SECURITY_CHECK_FAILURE                            ((ULONG)0x00000139L)
 #define CLOCK_WATCHDOG_TIMEOUT                                   ((ULONG)0x00000101L)
+#define MULTIPROCESSOR_CONFIGURATION_NOT_SUPPORTED               ((ULONG)0x0000003EL)
 #define DPC_WATCHDOG_VIOLATION                                   ((ULONG)0x00000133L)
 #define SYSTEM_SCAN_AT_RAISED_IRQL_CAUGHT_IMPROPER_DRIVER_UNLOAD ((ULONG)0x000000D5L)
 #define KERNEL_APC_PENDING_DURING_EXIT                           ((ULONG)0x00000020L)
@@ -44,5 +47,10 @@
 #define MUTEX_LEVEL_NUMBER_VIOLATION                             ((ULONG)0x0000000DL)
 #define INVALID_AFFINITY_SET                                     ((ULONG)0x00000003L)
 #define INVALID_DATA_ACCESS_TRAP                                 ((ULONG)0x00000004L)
+
+/* ---- dispatcher (kecore) ---- */
+#define MAXIMUM_WAIT_OBJECTS_EXCEEDED ((ULONG)0x0000000CL)
+#define ATTEMPTED_SWITCH_FROM_DPC     ((ULONG)0x000000B8L)
+/* ---- end dispatcher ---- */
 
 #endif /* _BUGCODES_ */

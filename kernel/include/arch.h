@@ -10,6 +10,7 @@
 #define _ARCH_
 
 #include <wdm.h>
+#include <ketypes.h>
 
 /* ---- Processor control region ------------------------------------------ */
 
@@ -19,11 +20,19 @@ typedef struct _KPRCB {
     ULONG MxCsr;
     USHORT Number; /* processor number, 0 = boot processor */
     USHORT Reserved0;
-    PVOID CurrentThread; /* placeholder until threads exist */
-    PVOID NextThread;
-    PVOID IdleThread;
+    struct _KTHREAD *CurrentThread; /* running on this processor */
+    struct _KTHREAD *NextThread;    /* chosen to run next (Standby), or NULL */
+    struct _KTHREAD *IdleThread;
     volatile ULONG64 InterruptCount; /* clock interrupts taken */
     ULONG64 TimestampFrequency;      /* TSC ticks per second */
+    /* ---- SMP (kernel/ke/processor.c, kernel/ke/ipi.c) ---- */
+    KAFFINITY SetMember;       /* 1 << Number, set when the processor registers */
+    ULONG ApicId;              /* x64: local APIC id; hosted: the number */
+    volatile LONG IpiRequests; /* IPI_* bits (ke.h) not yet serviced */
+    /* ---- end SMP ---- */
+    /* ---- Scheduler (kecore: ketypes.h) ---- */
+    KI_PRCB_SCHEDULER_FIELDS
+    /* ---- end scheduler ---- */
 } KPRCB, *PKPRCB;
 
 /* The processor control region, reached through GS on bare metal. The first
@@ -128,5 +137,65 @@ NTSTATUS MiArchProtectPage(ULONG_PTR Va, ULONG Protect);
 BOOLEAN MiArchTranslate(ULONG_PTR Va, PULONG64 PhysicalAddress);
 /* TRUE when reading Va cannot fault (used by the stack walker). */
 BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va);
+/* Drops this processor's cached translations for Pages pages at Va (the
+ * TLB shootdown worker; a no-op where the host keeps mappings coherent). */
+VOID MiArchInvalidateRange(ULONG_PTR Va, SIZE_T Pages);
+/* Maps one page of the system range to a physical page that need not be
+ * RAM the allocator owns (device memory), with a caching type
+ * (MEMORY_CACHING_TYPE: MmNonCached -> PCD|PWT, MmWriteCombined -> PAT
+ * write-combining, MmCached -> write-back). Protect is PAGE_READWRITE or
+ * PAGE_READONLY. */
+NTSTATUS MiArchMapIoPage(ULONG_PTR Va, PFN_NUMBER Pfn, ULONG Protect, ULONG CacheType);
+
+/* ---- Inter-processor interrupts (smp; x64: kernel/arch/x64/ipi.c,
+ * hosted: kernel/hal/hosted) ---- */
+
+/* Interrupts every processor in Targets (never the caller unless its bit
+ * is set) on the IPI vector; the handler runs KiIpiServiceRoutine (ke.h)
+ * at IPI_LEVEL. Returns once the interrupts are sent, not serviced. */
+VOID KiArchSendIpi(KAFFINITY Targets);
+
+/* ---- end inter-processor interrupts ---- */
+
+/* ---- Threads (kecore: kernel/arch/x64/thread.c, swap.S; kehost: hosted) ---- */
+
+/* Lays out Thread's new stack (StackBase/StackLimit set) so that the first
+ * KiSwapContext to it runs Startup() on that stack. Startup never returns;
+ * it finds its start routine through the current thread. */
+VOID KiInitializeContextThread(PKTHREAD Thread, VOID (*Startup)(VOID));
+/* Saves Old's callee-saved state on its stack and its stack pointer in
+ * Old->KernelStack, loads New->KernelStack and returns into New. Called at
+ * DISPATCH_LEVEL; touches neither IRQL nor locks. */
+VOID KiSwapContext(PKTHREAD Old, PKTHREAD New);
+/* Enables interrupts and waits for one (x64 "sti; hlt": no interrupt can
+ * slip in between); returns with interrupts enabled after it was taken. */
+VOID KiHaltUntilInterrupt(VOID);
+
+/* The stack size of the kernel's own threads (kehost): NT x64's
+ * KERNEL_STACK_SIZE on bare metal; four times that in the hosted build,
+ * whose code carries ASan redzones around every stack object and whose
+ * interrupts are signals pushing ~3.5 KiB frames (AVX-512 state) onto the
+ * interrupted kernel stack. */
+#if defined(_KERNEL_MODE)
+#define KI_KERNEL_STACK_SIZE KERNEL_STACK_SIZE
+#else
+#define KI_KERNEL_STACK_SIZE (KERNEL_STACK_SIZE * 4)
+#endif
+
+/* One iteration of a spin-wait loop (kehost). x64: PAUSE. Hosted: PAUSE,
+ * and every so often the host CPU is given away (sched_yield), as a
+ * hypervisor's pause-loop exiting does: hosted processors are host threads
+ * that the host may preempt while one holds a spin lock, and without this
+ * the others would spin through whole host time slices waiting for it. */
+#if defined(_KERNEL_MODE)
+FORCEINLINE VOID KiArchSpinWait(VOID)
+{
+    __builtin_ia32_pause();
+}
+#else
+VOID KiArchSpinWait(VOID);
+#endif
+
+/* ---- end threads ---- */
 
 #endif /* _ARCH_ */

@@ -41,4 +41,27 @@ NTSTATUS HalpStartClock(ULONG PeriodUs);
 /* Acknowledges the interrupt in service at the local APIC. */
 VOID HalpEndOfInterrupt(VOID);
 
+/* ---- Multiprocessor support (smp: kernel/hal/x64/apic.c, mp.c) ---- */
+
+/* The IPI vector: IPI_LEVEL (14) in its upper nibble, as NT x64. */
+#define HAL_IPI_VECTOR 0xE1
+
+/* On an application processor: enables its local APIC and starts its
+ * clock tick with the period HalpStartClock measured. */
+NTSTATUS HalpStartProcessorClock(VOID);
+/* The current processor's local APIC id. */
+ULONG HalpGetLocalApicId(VOID);
+/* Interrupt command register: INIT (assert), STARTUP at PageNumber * 4 KiB,
+ * and a fixed-vector IPI, to one physical APIC id. FALSE when the APIC
+ * did not accept the command in time. */
+BOOLEAN HalpSendInitIpi(ULONG ApicId);
+BOOLEAN HalpSendStartupIpi(ULONG ApicId, ULONG PageNumber);
+BOOLEAN HalpSendIpi(ULONG ApicId, ULONG Vector);
+/* The processors the firmware describes: their APIC ids (ACPI MADT, else
+ * QEMU's fw_cfg CPU count with ids 0..N-1, else none). Returns the count
+ * stored (at most MaxCount); Source names where they came from. */
+ULONG HalpEnumerateProcessors(ULONG64 RsdpPhysical, PULONG ApicIds, ULONG MaxCount, PCSTR *Source);
+
+/* ---- end multiprocessor support ---- */
+
 #endif /* _HAL_ */

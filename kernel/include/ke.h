@@ -85,4 +85,105 @@ PCSTR KiBugCheckName(ULONG BugCheckCode);
  * checks (kernel/ke/except.c). */
 DECLSPEC_NORETURN VOID KiUnhandledTrap(PKTRAP_FRAME TrapFrame);
 
+/* ---- Processors and IPIs (smp: kernel/ke/processor.c, kernel/ke/ipi.c) -- */
+
+/* Every started processor's PRCB, indexed by number (NULL = not started);
+ * KeActiveProcessors has bit N set once KiProcessorBlock[N] is valid.
+ * KeNumberProcessors (wdm.h) counts them. */
+extern PKPRCB KiProcessorBlock[MAXIMUM_PROCESSORS];
+extern volatile KAFFINITY KeActiveProcessors;
+/* Processors the firmware described (started or not); 0 until known. */
+extern ULONG KiMaximumProcessors;
+
+/* Called once on each processor (the boot processor too) when its KPCR,
+ * descriptor tables and clock are up: publishes Prcb in KiProcessorBlock
+ * and KeActiveProcessors and counts it in KeNumberProcessors. */
+VOID KiRegisterProcessor(PKPRCB Prcb);
+
+/* Request bits in Prcb->IpiRequests. */
+#define IPI_DISPATCH 0x1 /* reschedule: request a DISPATCH_LEVEL software interrupt */
+#define IPI_DPC      0x2 /* drain the DPC queue (same software interrupt) */
+#define IPI_PACKET   0x4 /* run the packets other processors posted */
+
+/* Sets Requests in each target's IpiRequests and interrupts the targets
+ * (the caller's own bit is honoured: it is interrupted like any other). */
+VOID KiIpiSend(KAFFINITY Targets, ULONG Requests);
+/* The IPI handler's body, called by the arch at IPI_LEVEL. */
+VOID KiIpiServiceRoutine(PKTRAP_FRAME TrapFrame);
+/* Runs Worker(Context) at IPI_LEVEL on every active processor in Targets
+ * other than the caller and returns when all of them have finished. Any
+ * IRQL <= IPI_LEVEL; never with a spin lock another processor may be
+ * spinning for with interrupts disabled. */
+VOID KiIpiSendPacket(KAFFINITY Targets, PKIPI_BROADCAST_WORKER Worker, ULONG_PTR Context);
+/* TLB shootdown: every other active processor drops its translations for
+ * Pages pages at Va (MiArchInvalidateRange) before this returns. The
+ * caller flushes its own processor. */
+VOID KiIpiFlushTlb(ULONG_PTR Va, SIZE_T Pages);
+/* Runs the packets posted to this processor now. Any loop that spins with
+ * interrupts disabled or at IRQL >= IPI_LEVEL waiting for another processor
+ * (a spin lock taken from an interrupt handler) calls it, so a packet
+ * sender holding what it waits for still completes. */
+VOID KiIpiPollPackets(VOID);
+/* Starts the application processors (x64, kernel/arch/x64/smp.c). */
+VOID KiStartSecondaryProcessors(VOID);
+
+/* ---- end processors and IPIs ---- */
+
+/* ---- Dispatcher and scheduler (kecore: kernel/ke, kernel/ps) ---- */
+
+/* Software interrupts (softint.c). KiRequestSoftwareInterrupt marks
+ * APC_LEVEL or DISPATCH_LEVEL work pending on this processor; it runs when
+ * the IRQL drops below that level: KeLowerIrql and every interrupt exit
+ * (arch: "restore the interrupted IRQL, then if it is below DISPATCH_LEVEL
+ * call KiCheckSoftwareInterrupts") call KiCheckSoftwareInterrupts. */
+VOID KiRequestSoftwareInterrupt(KIRQL Irql);
+VOID KiCheckSoftwareInterrupts(VOID);
+/* The DISPATCH_LEVEL software interrupt: drains the DPC queue, expires
+ * timers, then reschedules (quantum end, preemption). */
+VOID KiDispatchInterrupt(VOID);
+
+/* Boot (thread.c, idle.c). KiInitializeScheduler turns the caller (boot
+ * processor, its boot stack) into processor 0's idle thread and creates
+ * the system process; every processor then ends in KiIdleLoop, which never
+ * returns. KiInitializeProcessorScheduler prepares a processor's ready
+ * queues, DPC queue and idle thread (KiIdleLoop calls it on a processor
+ * that has none yet, so other processors need only call KiIdleLoop). */
+VOID KiInitializeScheduler(VOID);
+VOID KiInitializeProcessorScheduler(PKPRCB Prcb);
+DECLSPEC_NORETURN VOID KiIdleLoop(VOID);
+/* Phase 1 runs in a system thread (init.c): KiStartPhase1 creates it with
+ * the arguments of KiBootSystem; the caller then becomes the idle thread. */
+VOID KiStartPhase1(PVOID KernelBase, ULONG KernelSize, const VOID *BootImage, SIZE_T BootImageSize,
+                   PCSTR CommandLine);
+
+/* Threads (thread.c). KiCreateThread makes a system thread in the
+ * Initialized state with a kernel stack (MmCreateKernelStack), one
+ * reference for the caller; KiStartThread makes it Ready. */
+NTSTATUS KiCreateThread(PKSTART_ROUTINE StartRoutine, PVOID StartContext, KPRIORITY Priority,
+                        PKTHREAD *Thread);
+VOID KiStartThread(PKTHREAD Thread);
+/* Destroys a thread that was created but never started. */
+VOID KiDiscardThread(PKTHREAD Thread);
+VOID KiReferenceThread(PKTHREAD Thread);
+VOID KiDereferenceThread(PKTHREAD Thread);
+DECLSPEC_NORETURN VOID KiTerminateThread(NTSTATUS ExitStatus);
+/* Frees the stacks of terminated threads (runs at PASSIVE_LEVEL: the idle
+ * loop and thread creation call it). Returns the number reaped. */
+ULONG KiReapTerminatedThreads(VOID);
+/* Threads alive (created, not yet reaped), for leak checks. */
+LONG KiQueryThreadCount(VOID);
+/* Kernel stacks of threads (MmCreateKernelStack) not yet freed. */
+LONG KiQueryKernelStackCount(VOID);
+/* Pool tag of thread objects ("Thre", as NT). */
+#define KI_THREAD_POOL_TAG 0x65726854
+PKPROCESS KiQuerySystemProcess(VOID);
+/* Yields the rest of the quantum to a ready thread of the same priority
+ * (ZwYieldExecution). Returns TRUE when another thread ran. */
+BOOLEAN KiYieldThread(VOID);
+
+/* The scheduler's self-check printed at boot ("sched: self-check: ..."). */
+BOOLEAN KiSchedulerSelfCheck(VOID);
+
+/* ---- end dispatcher and scheduler ---- */
+
 #endif /* _KE_ */

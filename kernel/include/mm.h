@@ -10,20 +10,6 @@
 #include <wdm.h>
 #include <arc.h>
 
-#define PAGE_SIZE            0x1000
-#define PAGE_SHIFT           12
-#define BYTES_TO_PAGES(Size) (((Size) + PAGE_SIZE - 1) >> PAGE_SHIFT)
-#define ROUND_TO_PAGES(Size) (((ULONG_PTR)(Size) + PAGE_SIZE - 1) & ~((ULONG_PTR)PAGE_SIZE - 1))
-
-/* Page protections (same values as Windows). */
-#define PAGE_NOACCESS          0x01
-#define PAGE_READONLY          0x02
-#define PAGE_READWRITE         0x04
-#define PAGE_EXECUTE           0x10
-#define PAGE_EXECUTE_READ      0x20
-#define PAGE_EXECUTE_READWRITE 0x40
-#define PAGE_NOCACHE           0x200 /* modifier: uncached (device memory) */
-
 /* Base of the virtual view of all physical memory (set during init). */
 extern ULONG_PTR MmPhysicalMapBase;
 
@@ -38,8 +24,26 @@ VOID MiFreePhysicalPage(PFN_NUMBER Pfn);
 /* Count physically contiguous pages below HighestPfn (inclusive). */
 BOOLEAN MiAllocateContiguousPhysicalPages(PFN_NUMBER Count, PFN_NUMBER HighestPfn,
                                           PPFN_NUMBER BasePfn);
+/* The same between LowestPfn and HighestPfn (inclusive), not crossing a
+ * multiple of BoundaryPfns (0 = no boundary). */
+BOOLEAN MiAllocateContiguousPhysicalPagesEx(PFN_NUMBER Count, PFN_NUMBER LowestPfn,
+                                            PFN_NUMBER HighestPfn, PFN_NUMBER BoundaryPfns,
+                                            PPFN_NUMBER BasePfn);
 VOID MiFreeContiguousPhysicalPages(PFN_NUMBER BasePfn, PFN_NUMBER Count);
+/* Free pages, zeroed ones and pages being zeroed included. */
 PFN_NUMBER MiFreePhysicalPageCount(VOID);
+PFN_NUMBER MiZeroedPhysicalPageCount(VOID);
+/* Moves up to MaxPages pages from the free list to the zeroed list,
+ * clearing them; returns how many. The zero-page thread's work. */
+PFN_NUMBER MiZeroFreePages(PFN_NUMBER MaxPages);
+/* MDL locks: a reference keeps an owned (Active) page from reaching the
+ * free list until the last reference goes, even if its owner frees it.
+ * Returns FALSE (and takes nothing) for pages the database does not own
+ * (device memory, firmware). */
+BOOLEAN MiReferencePhysicalPage(PFN_NUMBER Pfn);
+VOID MiDereferencePhysicalPage(PFN_NUMBER Pfn);
+ULONG MiPhysicalPageLockCount(PFN_NUMBER Pfn);
+BOOLEAN MiIsPhysicalPageOwned(PFN_NUMBER Pfn);
 PFN_NUMBER MiTotalPhysicalPageCount(VOID);
 /* One past the highest page the PFN database describes. */
 PFN_NUMBER MiPfnDatabaseSize(VOID);
@@ -70,9 +74,51 @@ SIZE_T MiKernelPagesInUse(VOID);
  * range; NULL when out of space. */
 PVOID MiMapIoSpace(ULONG64 PhysicalAddress, SIZE_T Bytes);
 VOID MiUnmapIoSpace(PVOID Base, SIZE_T Bytes);
+/* The same with a protection (PAGE_READWRITE / PAGE_READONLY) and a
+ * MEMORY_CACHING_TYPE (iospace.c); also used for contiguous memory. */
+PVOID MiMapPhysicalRange(ULONG64 PhysicalAddress, SIZE_T Bytes, ULONG Protect, ULONG CacheType);
+/* The MEMORY_CACHING_TYPE a PAGE_NOCACHE / PAGE_WRITECOMBINE protection
+ * asks for; FALSE for both at once. */
+BOOLEAN MiCacheTypeFromProtect(ULONG Protect, PULONG CacheType);
+VOID MiUnmapPhysicalRange(PVOID Base, SIZE_T Bytes);
 
-/* Exported (real NT names). */
-NTKERNELAPI PVOID NTAPI MmGetVirtualForPhysical(PHYSICAL_ADDRESS PhysicalAddress);
-NTKERNELAPI PHYSICAL_ADDRESS NTAPI MmGetPhysicalAddress(PVOID BaseAddress);
+/* ---- System PTEs (syspte.c): kernel VA in the system range ------------ */
+
+NTSTATUS MiInitializeSystemPtes(VOID);
+/* Reserves Pages pages of VA (nothing mapped); 0 when the range is full. */
+ULONG_PTR MiReserveSystemPtes(SIZE_T Pages);
+/* Releases a reservation; a range that is not reserved is a bug check
+ * (MEMORY_MANAGEMENT). The caller has unmapped it and flushed TLBs. */
+VOID MiReleaseSystemPtes(ULONG_PTR Va, SIZE_T Pages);
+/* TRUE when [Va, Va + Pages pages) lies inside the system range. */
+BOOLEAN MiIsSystemPteRange(ULONG_PTR Va, SIZE_T Pages);
+SIZE_T MiSystemPtesInUse(VOID);
+/* The longest run of free system PTEs (fragmentation checks). */
+SIZE_T MiLargestFreeSystemPteRun(VOID);
+
+/* Backs [Va, Va + Pages pages) with fresh physical pages (zeroed when
+ * Zero) mapped with Protect; on failure nothing stays mapped. */
+NTSTATUS MiMapNewPages(ULONG_PTR Va, SIZE_T Pages, ULONG Protect, BOOLEAN Zero);
+/* Unmaps the range, frees the physical pages behind it and flushes every
+ * processor's TLB for it. */
+VOID MiUnmapAndFreePages(ULONG_PTR Va, SIZE_T Pages);
+
+/* ---- TLB (tlb.c) --------------------------------------------------------- */
+
+/* Makes every processor drop translations of the range (the local one
+ * included); called after unmapping or reducing protection and before the
+ * VA or the pages are reused. */
+VOID MiFlushTlbRange(ULONG_PTR Va, SIZE_T Pages);
+extern volatile LONGLONG MiTlbFlushCount;
+
+/* ---- Kernel stacks (stack.c) ------------------------------------------- */
+
+/* Maps Size bytes (rounded up to pages; 0 = KERNEL_STACK_SIZE) of zeroed
+ * stack with an unmapped guard page below them. Returns the stack base
+ * (top, exclusive) and the lowest usable address in *StackLimit; NULL when
+ * out of memory or VA. */
+PVOID MmCreateKernelStack(SIZE_T Size, PULONG_PTR StackLimit);
+/* Size must be the one passed to MmCreateKernelStack. */
+VOID MmDeleteKernelStack(PVOID StackBase, SIZE_T Size);
 
 #endif /* _MM_ */

@@ -10,6 +10,7 @@
  */
 #include <ntddk.h>
 #include <arch.h>
+#include <ex.h>
 #include <ke.h>
 #include <ldr.h>
 
@@ -73,6 +74,9 @@ DECLSPEC_NORETURN VOID KiUnhandledTrap(PKTRAP_FRAME TrapFrame)
         ULONG64 Error = TrapFrame->ErrorCode;
         ULONG_PTR Access = (Error & KI_PF_FETCH) ? 8 : (Error & KI_PF_WRITE) ? 1 : 0;
 
+        /* The guard page after a special pool block: an overrun (checked
+         * first, as NT does). Returns if it is not one. */
+        ExpCheckSpecialPoolFault(Address, (Error & KI_PF_WRITE) != 0, TrapFrame);
         if (Irql >= DISPATCH_LEVEL) {
             KiBugCheckTrap(KipIsDriverAddress(Rip) ? DRIVER_IRQL_NOT_LESS_OR_EQUAL
                                                    : IRQL_NOT_LESS_OR_EQUAL,

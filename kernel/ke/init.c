@@ -1,7 +1,8 @@
 /*
  * init.c - the portable part of system startup: the banner, the boot phase
  * lines, and phase 1 (the loaded module list, boot drivers, "system ready"
- * and the command-line actions ktest / shutdown / crash). The processor-
+ * and the command-line actions ktest / shutdown / crash), run in a system
+ * thread started by KiStartPhase1. The processor-
  * specific phase 0 lives in kernel/arch/x64/init.c.
  */
 #include <ntddk.h>
@@ -9,7 +10,9 @@
 #include <hal.h>
 #include <io.h>
 #include <ke.h>
+#include <ketypes.h>
 #include <ktest.h>
+#include <mm.h>
 
 #define KI_MAX_FILTER 256
 
@@ -33,11 +36,42 @@ VOID KiPrintBootPhase(PCSTR Name, ULONG64 Timestamp)
 /* "crash" stops the system on purpose; "crash=fault" and "crash=irql"
  * exercise the exception path instead (a NULL write at PASSIVE_LEVEL, and
  * at DISPATCH_LEVEL), for end-to-end tests of the stop codes. */
+/* crash=stack: unbounded recursion on a kernel stack from
+ * MmCreateKernelStack runs into its guard page; the page fault cannot push
+ * its frame there and becomes a double fault on the IST stack, the stop NT
+ * shows for a kernel stack overflow (UNEXPECTED_KERNEL_MODE_TRAP, P1 = 8). */
+static KTHREAD KipOverflowThread, KipBootContext;
+static volatile ULONG KipRecursionDepth;
+
+static __attribute__((noinline)) ULONG KipOverflowStack(ULONG Depth)
+{
+    volatile UCHAR Frame[256];
+
+    Frame[0] = (UCHAR)Depth;
+    KipRecursionDepth = Depth;
+    if (Depth == 0xFFFFFFFFu) {
+        return Frame[0];
+    }
+    return KipOverflowStack(Depth + 1) + Frame[0];
+}
+
+static VOID KipOverflowStartup(VOID)
+{
+    KipOverflowStack(0);
+}
+
 static VOID KipCrash(PCSTR Kind, SIZE_T Length)
 {
     volatile ULONG *Null = (volatile ULONG *)(ULONG_PTR)KipNullAddress;
 
-    if (Length == 5 && memcmp(Kind, "fault", 5) == 0) {
+    if (Length == 5 && memcmp(Kind, "stack", 5) == 0) {
+        KipOverflowThread.StackBase =
+            (ULONG_PTR)MmCreateKernelStack(KERNEL_STACK_SIZE, &KipOverflowThread.StackLimit);
+        if (KipOverflowThread.StackBase != 0) {
+            KiInitializeContextThread(&KipOverflowThread, KipOverflowStartup);
+            KiSwapContext(&KipBootContext, &KipOverflowThread);
+        }
+    } else if (Length == 5 && memcmp(Kind, "fault", 5) == 0) {
         *Null = 0xBAD;
     } else if (Length == 4 && memcmp(Kind, "irql", 4) == 0) {
         KIRQL OldIrql;
@@ -72,6 +106,47 @@ static VOID KipRunCommandLine(PCSTR CommandLine)
         DbgPrint("Shutting down.\n");
         HalTerminateSystem(HAL_EXIT_SUCCESS);
     }
+}
+
+/* Phase 1 runs in a system thread, as NT's Phase1Initialization: the boot
+ * processor's boot code becomes its idle thread meanwhile. */
+typedef struct _KI_PHASE1_PARAMETERS {
+    PVOID KernelBase;
+    ULONG KernelSize;
+    const VOID *BootImage;
+    SIZE_T BootImageSize;
+    PCSTR CommandLine;
+} KI_PHASE1_PARAMETERS;
+
+static KI_PHASE1_PARAMETERS KiPhase1Parameters;
+
+static VOID NTAPI KipPhase1Initialization(PVOID Context)
+{
+    KI_PHASE1_PARAMETERS *Parameters = Context;
+
+    KiSchedulerSelfCheck();
+    KiBootSystem(Parameters->KernelBase, Parameters->KernelSize, Parameters->BootImage,
+                 Parameters->BootImageSize, Parameters->CommandLine);
+}
+
+VOID KiStartPhase1(PVOID KernelBase, ULONG KernelSize, const VOID *BootImage, SIZE_T BootImageSize,
+                   PCSTR CommandLine)
+{
+    PKTHREAD Thread;
+    NTSTATUS Status;
+
+    KiPhase1Parameters.KernelBase = KernelBase;
+    KiPhase1Parameters.KernelSize = KernelSize;
+    KiPhase1Parameters.BootImage = BootImage;
+    KiPhase1Parameters.BootImageSize = BootImageSize;
+    KiPhase1Parameters.CommandLine = CommandLine;
+    Status =
+        KiCreateThread(KipPhase1Initialization, &KiPhase1Parameters, KI_DEFAULT_PRIORITY, &Thread);
+    if (!NT_SUCCESS(Status)) {
+        KeBugCheckEx(PHASE1_INITIALIZATION_FAILED, (ULONG_PTR)(ULONG)Status, 0, 0, 0);
+    }
+    KiStartThread(Thread);
+    KiDereferenceThread(Thread);
 }
 
 VOID KiBootSystem(PVOID KernelBase, ULONG KernelSize, const VOID *BootImage, SIZE_T BootImageSize,

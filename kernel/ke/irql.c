@@ -2,7 +2,8 @@
  * irql.c - IRQL: KeGetCurrentIrql/KfRaiseIrql/KeLowerIrql/
  * KeRaiseIrqlToDpcLevel with NT's checks (raising to a lower IRQL or
  * lowering to a higher one is a bug check), over the arch's raw IRQL
- * storage (CR8 on x64), plus the phase-0 spin lock.
+ * storage (CR8 on x64), plus the phase-0 spin lock. Lowering below a
+ * pending software interrupt's level runs it (softint.c).
  */
 #include <ntddk.h>
 #include <arch.h>
@@ -35,6 +36,11 @@ VOID NTAPI KeLowerIrql(KIRQL NewIrql)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, OldIrql, NewIrql, 0, 0);
     }
     KiWriteIrql(NewIrql);
+    /* Software interrupts requested above the new level run now. */
+    if (NewIrql < DISPATCH_LEVEL &&
+        (KeGetCurrentPrcb()->SoftwareInterruptPending & ~((2u << NewIrql) - 1)) != 0) {
+        KiCheckSoftwareInterrupts();
+    }
 }
 
 KIRQL NTAPI KeRaiseIrqlToDpcLevel(VOID)
@@ -52,7 +58,7 @@ KIRQL KiAcquireLock(KI_LOCK *Lock)
     }
     while (__atomic_exchange_n(Lock, 1, __ATOMIC_ACQUIRE) != 0) {
         while (__atomic_load_n(Lock, __ATOMIC_RELAXED) != 0) {
-            __builtin_ia32_pause();
+            KiArchSpinWait();
         }
     }
     return OldIrql;

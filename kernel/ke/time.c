@@ -3,12 +3,13 @@
  * counter (the counter itself and its calibrated rate), interrupt time and
  * tick count (100 ns units / 1 ms ticks since boot), system time (the
  * wall clock read at boot plus elapsed time), stalls, and calendar to NT
- * time conversion. The clock interrupt only counts ticks for now; all
- * queries derive from the counter so they are exact between ticks.
+ * time conversion, and the clock interrupt (quantum end, timer expiry).
+ * All queries derive from the counter so they are exact between ticks.
  */
 #include <ntddk.h>
 #include <arch.h>
 #include <ke.h>
+#include "kisched.h"
 
 static ULONG64 KiTimestampFrequency = 1000000000ull;
 static ULONG64 KiBootTimestamp;
@@ -100,9 +101,37 @@ VOID NTAPI KeStallExecutionProcessor(ULONG MicroSeconds)
     }
 }
 
+/* At CLOCK_LEVEL on every processor: quantum accounting for the running
+ * thread (its own field, only ever touched by this processor), timer
+ * expiry and low-importance DPCs left queued; the work itself runs in the
+ * DISPATCH_LEVEL software interrupt this requests. */
 VOID KiClockInterrupt(VOID)
 {
-    KeGetCurrentPrcb()->InterruptCount++;
+    PKPRCB Prcb = KeGetCurrentPrcb();
+    struct _KTHREAD *Thread = Prcb->CurrentThread;
+    BOOLEAN Dispatch = FALSE;
+
+    Prcb->InterruptCount++;
+    if (Thread != NULL) {
+        if (Thread == Prcb->IdleThread) {
+            Prcb->IdleTicks++;
+            /* Idle: look for work other processors queued. */
+            Dispatch = __atomic_load_n(&KiReadyCount, __ATOMIC_RELAXED) != 0;
+        } else if (--Thread->Quantum <= 0) {
+            Prcb->QuantumEnd = TRUE;
+            Dispatch = TRUE;
+        }
+    }
+    if (KeQueryInterruptTime() >= __atomic_load_n(&KiNextTimerDueTime, __ATOMIC_RELAXED)) {
+        Prcb->TimerRequest = TRUE;
+        Dispatch = TRUE;
+    }
+    if (Prcb->DpcData.DpcQueueDepth != 0) {
+        Dispatch = TRUE;
+    }
+    if (Dispatch) {
+        KiRequestSoftwareInterrupt(DISPATCH_LEVEL);
+    }
 }
 
 static BOOLEAN KiIsLeapYear(ULONG Year)

@@ -1,10 +1,18 @@
 /*
  * pfn.c - the physical page allocator: the PFN database (one MMPFN per
  * physical page up to the highest page of RAM) built from the loader's
- * memory map, a doubly linked free list threaded through it, and
- * contiguous allocation. Portable: pages are touched only through the
- * physical map (MmPhysicalMapBase + physical address), so the same code
- * runs on bare metal and over the hosted HAL's mmap'd "RAM".
+ * memory map, the free list (freed pages, contents unknown) and the zeroed
+ * list (pages MiZeroFreePages cleared) threaded through it, contiguous
+ * allocation, and the per-page lock counts MDLs take. Portable: pages are
+ * touched only through the physical map (MmPhysicalMapBase + physical
+ * address), so the same code runs on bare metal and over the hosted HAL's
+ * mmap'd "RAM".
+ *
+ * Invariants (MiPfnLock): a page is on the free list iff State == Free,
+ * on the zeroed list iff State == Zeroed (and all its bytes are zero);
+ * list counts equal list lengths; LockCount != 0 only on Active pages; an
+ * Active page freed while locked keeps State Active with FREE_PENDING and
+ * reaches the free list when its LockCount drops to 0.
  */
 #include <ntddk.h>
 #include <arc.h>
@@ -17,29 +25,44 @@
 
 typedef enum _MI_PFN_STATE {
     MiPfnUnusable = 0, /* not RAM, bad, or never handed to the allocator */
-    MiPfnFree,
-    MiPfnActive,
+    MiPfnFree,         /* on the free list: contents unknown */
+    MiPfnZeroed,       /* on the zeroed list: all zero */
+    MiPfnActive,       /* owned by someone */
+    MiPfnZeroing,      /* taken off the free list by the zeroing routine */
 } MI_PFN_STATE;
+
+/* Active page freed while MDLs still hold it locked: it goes to the free
+ * list when the last lock is dropped. */
+#define MI_PFN_FREE_PENDING 0x0001
 
 typedef struct _MMPFN {
     ULONG Flink;
     ULONG Blink;
     UCHAR State;
     UCHAR LoaderType; /* TYPE_OF_MEMORY the page had at boot */
-    USHORT Reserved0;
-    ULONG Reserved1;
+    USHORT Flags;
+    ULONG LockCount; /* MmProbeAndLockPages references */
 } MMPFN, *PMMPFN;
 
 _Static_assert(sizeof(MMPFN) == 16, "MMPFN is 16 bytes");
+
+/* A page list threaded through the database by index. */
+typedef struct _MI_PFN_LIST {
+    ULONG Head;
+    UCHAR State; /* the state of every page on the list */
+    PFN_NUMBER Count;
+} MI_PFN_LIST, *PMI_PFN_LIST;
 
 ULONG_PTR MmPhysicalMapBase;
 ULONG64 MiPhysicalMapSize;
 
 static PMMPFN MmPfnDatabase;
 static ULONG64 MiPfnCount;
-static ULONG MiFreeListHead = MI_PFN_NONE;
-static PFN_NUMBER MiFreePages;
+static MI_PFN_LIST MiFreeList = { MI_PFN_NONE, MiPfnFree, 0 };
+static MI_PFN_LIST MiZeroedList = { MI_PFN_NONE, MiPfnZeroed, 0 };
 static PFN_NUMBER MiTotalPages;
+static PFN_NUMBER MiZeroingPages;
+/* Guards both lists, every MMPFN's State/Flags/LockCount and the counts. */
 static KI_LOCK MiPfnLock;
 
 /* Memory types that are RAM the kernel may eventually own. */
@@ -61,34 +84,51 @@ static BOOLEAN MiDescriptorRange(const MEMORY_ALLOCATION_DESCRIPTOR *D, PULONG64
     return TRUE;
 }
 
-static VOID MiInsertFree(ULONG Pfn)
+/* Pushes a page on a list (LIFO: the most recently freed page is the one
+ * most likely still in the caches). */
+static VOID MiInsertList(PMI_PFN_LIST List, ULONG Pfn)
 {
     PMMPFN Entry = &MmPfnDatabase[Pfn];
-    Entry->State = MiPfnFree;
-    Entry->LoaderType = LoaderFree;
+    Entry->State = List->State;
+    Entry->Flags = 0;
+    Entry->LockCount = 0;
     Entry->Blink = MI_PFN_NONE;
-    Entry->Flink = MiFreeListHead;
-    if (MiFreeListHead != MI_PFN_NONE) {
-        MmPfnDatabase[MiFreeListHead].Blink = Pfn;
+    Entry->Flink = List->Head;
+    if (List->Head != MI_PFN_NONE) {
+        MmPfnDatabase[List->Head].Blink = Pfn;
     }
-    MiFreeListHead = Pfn;
-    MiFreePages++;
+    List->Head = Pfn;
+    List->Count++;
 }
 
-static VOID MiUnlinkFree(ULONG Pfn)
+static PMI_PFN_LIST MiListOf(ULONG Pfn)
+{
+    return MmPfnDatabase[Pfn].State == MiPfnZeroed ? &MiZeroedList : &MiFreeList;
+}
+
+/* Takes a page off the list it is on; it becomes NewState. */
+static VOID MiUnlinkPage(ULONG Pfn, UCHAR NewState)
 {
     PMMPFN Entry = &MmPfnDatabase[Pfn];
+    PMI_PFN_LIST List = MiListOf(Pfn);
+
     if (Entry->Blink != MI_PFN_NONE) {
         MmPfnDatabase[Entry->Blink].Flink = Entry->Flink;
     } else {
-        MiFreeListHead = Entry->Flink;
+        List->Head = Entry->Flink;
     }
     if (Entry->Flink != MI_PFN_NONE) {
         MmPfnDatabase[Entry->Flink].Blink = Entry->Blink;
     }
     Entry->Flink = Entry->Blink = MI_PFN_NONE;
-    Entry->State = MiPfnActive;
-    MiFreePages--;
+    Entry->State = NewState;
+    List->Count--;
+}
+
+static VOID MiInsertFree(ULONG Pfn)
+{
+    MmPfnDatabase[Pfn].LoaderType = LoaderFree;
+    MiInsertList(&MiFreeList, Pfn);
 }
 
 static BOOLEAN MiPhysicalRangeMapped(ULONG64 StartPfn, ULONG64 EndPfn)
@@ -153,8 +193,9 @@ NTSTATUS MiInitializePhysicalAllocator(const MEMORY_ALLOCATION_DESCRIPTOR *Descr
     MmPfnDatabase = (PMMPFN)(MmPhysicalMapBase + DatabaseBase * PAGE_SIZE);
     memset(MmPfnDatabase, 0, DatabasePages * PAGE_SIZE);
     MiPfnCount = Highest;
-    MiFreeListHead = MI_PFN_NONE;
-    MiFreePages = 0;
+    MiFreeList.Head = MiZeroedList.Head = MI_PFN_NONE;
+    MiFreeList.Count = MiZeroedList.Count = 0;
+    MiZeroingPages = 0;
     MiTotalPages = 0;
 
     /* In-use RAM first, so a page claimed by any non-free descriptor stays
@@ -209,16 +250,21 @@ static PVOID MiPageAddress(PFN_NUMBER Pfn)
 BOOLEAN MiAllocatePhysicalPage(PPFN_NUMBER Pfn, BOOLEAN Zero)
 {
     KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
-    ULONG Page = MiFreeListHead;
+    /* A caller that needs zeroes takes a page the zeroing routine already
+     * cleared; one that does not leaves those for callers that do. */
+    PMI_PFN_LIST First = Zero ? &MiZeroedList : &MiFreeList;
+    PMI_PFN_LIST Second = Zero ? &MiFreeList : &MiZeroedList;
+    PMI_PFN_LIST From = First->Head != MI_PFN_NONE ? First : Second;
+    ULONG Page = From->Head;
 
     if (Page != MI_PFN_NONE) {
-        MiUnlinkFree(Page);
+        MiUnlinkPage(Page, MiPfnActive);
     }
     KiReleaseLock(&MiPfnLock, OldIrql);
     if (Page == MI_PFN_NONE) {
         return FALSE;
     }
-    if (Zero) {
+    if (Zero && From == &MiFreeList) {
         memset(MiPageAddress(Page), 0, PAGE_SIZE);
     }
     *Pfn = Page;
@@ -227,11 +273,17 @@ BOOLEAN MiAllocatePhysicalPage(PPFN_NUMBER Pfn, BOOLEAN Zero)
 
 static VOID MiReleasePageLocked(PFN_NUMBER Pfn)
 {
-    if (Pfn >= MiPfnCount || MmPfnDatabase[Pfn].State != MiPfnActive || Pfn == 0) {
+    if (Pfn >= MiPfnCount || MmPfnDatabase[Pfn].State != MiPfnActive || Pfn == 0 ||
+        (MmPfnDatabase[Pfn].Flags & MI_PFN_FREE_PENDING)) {
         /* Freeing a page that is free or not RAM: the caller's bookkeeping
          * is broken (NT: PFN_LIST_CORRUPT, 0x99 = bad PFN state). */
         KeBugCheckEx(PFN_LIST_CORRUPT, 0x99, Pfn,
                      Pfn < MiPfnCount ? MmPfnDatabase[Pfn].State : 0xFF, 0);
+    }
+    if (MmPfnDatabase[Pfn].LockCount != 0) {
+        /* Still locked by an MDL: free it when the last lock goes. */
+        MmPfnDatabase[Pfn].Flags |= MI_PFN_FREE_PENDING;
+        return;
     }
     MiInsertFree((ULONG)Pfn);
 }
@@ -243,23 +295,114 @@ VOID MiFreePhysicalPage(PFN_NUMBER Pfn)
     KiReleaseLock(&MiPfnLock, OldIrql);
 }
 
-BOOLEAN MiAllocateContiguousPhysicalPages(PFN_NUMBER Count, PFN_NUMBER HighestPfn,
-                                          PPFN_NUMBER BasePfn)
+BOOLEAN MiReferencePhysicalPage(PFN_NUMBER Pfn)
+{
+    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    BOOLEAN Referenced = FALSE;
+
+    /* Only pages someone owns can be locked; device memory and firmware
+     * pages have no entry (or an unusable one) and are not counted. */
+    if (Pfn < MiPfnCount && MmPfnDatabase[Pfn].State == MiPfnActive &&
+        !(MmPfnDatabase[Pfn].Flags & MI_PFN_FREE_PENDING)) {
+        if (MmPfnDatabase[Pfn].LockCount == 0xFFFFFFFFu) {
+            KeBugCheckEx(MEMORY_MANAGEMENT, 0x1235, Pfn, 0, 0);
+        }
+        MmPfnDatabase[Pfn].LockCount++;
+        Referenced = TRUE;
+    }
+    KiReleaseLock(&MiPfnLock, OldIrql);
+    return Referenced;
+}
+
+VOID MiDereferencePhysicalPage(PFN_NUMBER Pfn)
+{
+    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    PMMPFN Entry;
+
+    if (Pfn >= MiPfnCount || MmPfnDatabase[Pfn].State != MiPfnActive ||
+        MmPfnDatabase[Pfn].LockCount == 0) {
+        /* Unlocking a page that is not locked (NT: PFN_LIST_CORRUPT 0x9A
+         * style misuse of MmUnlockPages). */
+        KeBugCheckEx(PFN_LIST_CORRUPT, 0x9A, Pfn,
+                     Pfn < MiPfnCount ? MmPfnDatabase[Pfn].State : 0xFF,
+                     Pfn < MiPfnCount ? MmPfnDatabase[Pfn].LockCount : 0);
+    }
+    Entry = &MmPfnDatabase[Pfn];
+    if (--Entry->LockCount == 0 && (Entry->Flags & MI_PFN_FREE_PENDING)) {
+        Entry->Flags = 0;
+        MiInsertFree((ULONG)Pfn);
+    }
+    KiReleaseLock(&MiPfnLock, OldIrql);
+}
+
+ULONG MiPhysicalPageLockCount(PFN_NUMBER Pfn)
+{
+    return Pfn < MiPfnCount ? MmPfnDatabase[Pfn].LockCount : 0;
+}
+
+BOOLEAN MiIsPhysicalPageOwned(PFN_NUMBER Pfn)
+{
+    return Pfn < MiPfnCount && MmPfnDatabase[Pfn].State == MiPfnActive;
+}
+
+PFN_NUMBER MiZeroFreePages(PFN_NUMBER MaxPages)
+{
+    PFN_NUMBER Done = 0;
+    KIRQL OldIrql;
+    ULONG Page;
+
+    /* One page per lock hold: the memset runs unlocked (and could run at
+     * PASSIVE_LEVEL in the zero-page thread), so allocators never wait
+     * behind it. A page being zeroed is on no list; a concurrent
+     * contiguous scan skips it. */
+    while (Done < MaxPages) {
+        OldIrql = KiAcquireLock(&MiPfnLock);
+        Page = MiFreeList.Head;
+        if (Page != MI_PFN_NONE) {
+            MiUnlinkPage(Page, MiPfnZeroing);
+            MiZeroingPages++;
+        }
+        KiReleaseLock(&MiPfnLock, OldIrql);
+        if (Page == MI_PFN_NONE) {
+            break;
+        }
+        memset(MiPageAddress(Page), 0, PAGE_SIZE);
+        OldIrql = KiAcquireLock(&MiPfnLock);
+        MiZeroingPages--;
+        MiInsertList(&MiZeroedList, Page);
+        KiReleaseLock(&MiPfnLock, OldIrql);
+        Done++;
+    }
+    return Done;
+}
+
+BOOLEAN MiAllocateContiguousPhysicalPagesEx(PFN_NUMBER Count, PFN_NUMBER LowestPfn,
+                                            PFN_NUMBER HighestPfn, PFN_NUMBER BoundaryPfns,
+                                            PPFN_NUMBER BasePfn)
 {
     KIRQL OldIrql;
     ULONG64 Limit, Run = 0;
     BOOLEAN Found = FALSE;
     ULONG64 Base = 0;
 
-    if (Count == 0 || BasePfn == NULL) {
+    if (Count == 0 || BasePfn == NULL || (BoundaryPfns != 0 && Count > BoundaryPfns)) {
         return FALSE;
+    }
+    if (LowestPfn == 0) {
+        LowestPfn = 1; /* page 0 is never handed out */
     }
     OldIrql = KiAcquireLock(&MiPfnLock);
     Limit = HighestPfn < MiPfnCount ? (ULONG64)HighestPfn + 1 : MiPfnCount;
     /* Top down, as NT does, to keep low memory for devices that need it. */
-    if (Count <= MiFreePages) {
-        for (ULONG64 Pfn = Limit; Pfn-- > 1;) {
-            Run = MmPfnDatabase[Pfn].State == MiPfnFree ? Run + 1 : 0;
+    if (Count <= MiFreeList.Count + MiZeroedList.Count) {
+        for (ULONG64 Pfn = Limit; Pfn-- > LowestPfn;) {
+            UCHAR State = MmPfnDatabase[Pfn].State;
+            Run = (State == MiPfnFree || State == MiPfnZeroed) ? Run + 1 : 0;
+            /* A run may not cross a multiple of the boundary: restart it
+             * at the boundary above Pfn. */
+            if (BoundaryPfns != 0 && Run > 1 && (Pfn + 1) % BoundaryPfns == 0) {
+                Run = 1;
+            }
             if (Run == Count) {
                 Base = Pfn;
                 Found = TRUE;
@@ -269,12 +412,18 @@ BOOLEAN MiAllocateContiguousPhysicalPages(PFN_NUMBER Count, PFN_NUMBER HighestPf
     }
     if (Found) {
         for (ULONG64 Pfn = Base; Pfn < Base + Count; Pfn++) {
-            MiUnlinkFree((ULONG)Pfn);
+            MiUnlinkPage((ULONG)Pfn, MiPfnActive);
         }
         *BasePfn = Base;
     }
     KiReleaseLock(&MiPfnLock, OldIrql);
     return Found;
+}
+
+BOOLEAN MiAllocateContiguousPhysicalPages(PFN_NUMBER Count, PFN_NUMBER HighestPfn,
+                                          PPFN_NUMBER BasePfn)
+{
+    return MiAllocateContiguousPhysicalPagesEx(Count, 0, HighestPfn, 0, BasePfn);
 }
 
 VOID MiFreeContiguousPhysicalPages(PFN_NUMBER BasePfn, PFN_NUMBER Count)
@@ -317,7 +466,13 @@ PFN_NUMBER MiFreeLoaderMemory(const MEMORY_ALLOCATION_DESCRIPTOR *Descriptors, U
 
 PFN_NUMBER MiFreePhysicalPageCount(VOID)
 {
-    return MiFreePages;
+    /* Pages being zeroed count as free: they are only in transit. */
+    return MiFreeList.Count + MiZeroedList.Count + MiZeroingPages;
+}
+
+PFN_NUMBER MiZeroedPhysicalPageCount(VOID)
+{
+    return MiZeroedList.Count;
 }
 
 PFN_NUMBER MiTotalPhysicalPageCount(VOID)

@@ -1,7 +1,7 @@
 /*
  * pfn_test.c - ktest cases for the physical page allocator: counts,
- * zeroing, exhausting and refilling memory without handing out a page
- * twice, and contiguous runs.
+ * zeroing, the free and zeroed lists, lock references, exhausting and
+ * refilling memory without handing out a page twice, and contiguous runs.
  */
 #include <ntddk.h>
 #include <ktest.h>
@@ -45,9 +45,13 @@ KTEST(mm_pfn, zeroed_allocation)
     KT_ASSERT_NOT_NULL(Words);
     memset(Words, 0xA5, PAGE_SIZE);
     MiFreePhysicalPage(Pfn);
-    /* The free list is LIFO: the dirty page comes straight back. */
+    /* The free list is LIFO: with no zeroed page ready the dirty page comes
+     * straight back (and is cleared); otherwise a zeroed page is taken. */
+    BOOLEAN FromFreeList = MiZeroedPhysicalPageCount() == 0;
     KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Again, TRUE));
-    KT_EXPECT_EQ(Again, Pfn);
+    if (FromFreeList) {
+        KT_EXPECT_EQ(Again, Pfn);
+    }
     Words = PageWords(Again);
     for (ULONG i = 0; i < PAGE_SIZE / 8; i++) {
         AllZero = AllZero && Words[i] == 0;
@@ -136,4 +140,109 @@ KTEST(mm_pfn, physical_map_round_trip)
     KT_ASSERT_NOT_NULL(Va);
     KT_EXPECT_EQ(MmGetPhysicalAddress(Va).QuadPart, Pa.QuadPart);
     MiFreePhysicalPage(Pfn);
+}
+
+static BOOLEAN PageIsZero(PFN_NUMBER Pfn)
+{
+    PULONG64 Words = PageWords(Pfn);
+    for (ULONG i = 0; i < PAGE_SIZE / 8; i++) {
+        if (Words[i] != 0) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+KTEST(mm_pfn, zeroed_list)
+{
+    PFN_NUMBER Free = MiFreePhysicalPageCount(), Pfns[8], Pfn;
+    PFN_NUMBER Zeroed;
+
+    /* Dirty pages go back to the free list... */
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
+        KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfns[i], FALSE));
+        memset(PageWords(Pfns[i]), 0x5A, PAGE_SIZE);
+    }
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
+        MiFreePhysicalPage(Pfns[i]);
+    }
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    /* ...the zeroing routine moves them (most recently freed first) to the
+     * zeroed list without changing the free total. */
+    Zeroed = MiZeroedPhysicalPageCount();
+    KT_EXPECT_EQ(MiZeroFreePages(RTL_NUMBER_OF(Pfns)), RTL_NUMBER_OF(Pfns));
+    KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Zeroed + RTL_NUMBER_OF(Pfns));
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
+        KT_EXPECT_TRUE(PageIsZero(Pfns[i]));
+    }
+    /* A caller that needs zeroes takes a zeroed page, and it is zero. */
+    KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfn, TRUE));
+    KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Zeroed + RTL_NUMBER_OF(Pfns) - 1);
+    KT_EXPECT_TRUE(PageIsZero(Pfn));
+    memset(PageWords(Pfn), 0x77, PAGE_SIZE);
+    MiFreePhysicalPage(Pfn);
+    /* One that does not leaves the zeroed pages alone while the free
+     * list has pages: it gets the dirty page just freed. */
+    KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfn, FALSE));
+    KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Zeroed + RTL_NUMBER_OF(Pfns) - 1);
+    KT_EXPECT_EQ(PageWords(Pfn)[0], 0x7777777777777777ull);
+    MiFreePhysicalPage(Pfn);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+}
+
+KTEST(mm_pfn, zeroing_stops_when_free_list_is_empty)
+{
+    PFN_NUMBER Free = MiFreePhysicalPageCount();
+    PFN_NUMBER Zeroed = MiZeroedPhysicalPageCount();
+    PFN_NUMBER Done = MiZeroFreePages(~(PFN_NUMBER)0);
+
+    /* Everything free is now zeroed. */
+    KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Zeroed + Done);
+    KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Free);
+    KT_EXPECT_EQ(MiZeroFreePages(16), 0);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+}
+
+KTEST(mm_pfn, lock_reference_defers_free)
+{
+    PFN_NUMBER Free = MiFreePhysicalPageCount(), Pfn;
+
+    KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfn, TRUE));
+    KT_EXPECT_TRUE(MiIsPhysicalPageOwned(Pfn));
+    KT_EXPECT_TRUE(MiReferencePhysicalPage(Pfn));
+    KT_EXPECT_TRUE(MiReferencePhysicalPage(Pfn));
+    KT_EXPECT_EQ(MiPhysicalPageLockCount(Pfn), 2);
+    /* The owner frees it while it is locked: it stays out of the lists. */
+    MiFreePhysicalPage(Pfn);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free - 1);
+    KT_EXPECT_FALSE(MiReferencePhysicalPage(Pfn));
+    MiDereferencePhysicalPage(Pfn);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free - 1);
+    MiDereferencePhysicalPage(Pfn);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    KT_EXPECT_FALSE(MiIsPhysicalPageOwned(Pfn));
+    /* Pages outside the database cannot be referenced. */
+    KT_EXPECT_FALSE(MiReferencePhysicalPage(MiPfnDatabaseSize() + 10));
+}
+
+KTEST(mm_pfn, contiguous_limits_and_boundary)
+{
+    PFN_NUMBER Free = MiFreePhysicalPageCount(), Base;
+
+    /* 8 pages between pages 0x800 and 0xFFF, not crossing a 16-page line. */
+    KT_ASSERT_TRUE(MiAllocateContiguousPhysicalPagesEx(8, 0x800, 0xFFF, 16, &Base));
+    KT_EXPECT_GE(Base, 0x800);
+    KT_EXPECT_LE(Base + 7, 0xFFF);
+    KT_EXPECT_EQ(Base / 16, (Base + 7) / 16);
+    MiFreeContiguousPhysicalPages(Base, 8);
+    /* A run longer than the boundary can never fit. */
+    KT_EXPECT_FALSE(MiAllocateContiguousPhysicalPagesEx(17, 0, ~(PFN_NUMBER)0, 16, &Base));
+    /* An empty window fails. */
+    KT_EXPECT_FALSE(MiAllocateContiguousPhysicalPagesEx(4, 0x900, 0x901, 0, &Base));
+    /* Zeroed pages are used too. */
+    MiZeroFreePages(64);
+    KT_ASSERT_TRUE(MiAllocateContiguousPhysicalPagesEx(32, 0, ~(PFN_NUMBER)0, 0, &Base));
+    MiFreeContiguousPhysicalPages(Base, 32);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
 }

@@ -30,8 +30,36 @@
 extern UCHAR KiBootStack[KI_BOOT_STACK_SIZE];
 extern ULONG64 KiKernelEntryTimestamp;
 
+#define KI_GDT_ENTRIES 11
+
+#pragma pack(push, 1)
+typedef struct _KTSS64 {
+    ULONG Reserved0;
+    ULONG64 Rsp0;
+    ULONG64 Rsp1;
+    ULONG64 Rsp2;
+    ULONG64 Ist[8]; /* Ist[0] is reserved by the hardware */
+    ULONG64 Reserved1;
+    USHORT Reserved2;
+    USHORT IoMapBase;
+} KTSS64;
+#pragma pack(pop)
+
+_Static_assert(sizeof(KTSS64) == 0x68, "TSS layout");
+
+/* A processor's own GDT and TSS (the IDT is shared). */
+typedef struct _KI_PROCESSOR_TABLES {
+    ULONG64 Gdt[KI_GDT_ENTRIES];
+    ULONG64 Reserved;
+    KTSS64 Tss;
+} KI_PROCESSOR_TABLES, *PKI_PROCESSOR_TABLES;
+
 /* cpu.c: GDT, TSS, IDT and the boot processor's KPCR (GS base). */
 VOID KiInitializeProcessor(VOID);
+/* cpu.c: the same for an application processor, on its own tables and
+ * KPCR; Ist is indexed by TSS_IST_*. */
+VOID KiInitializeSecondaryProcessor(PKI_PROCESSOR_TABLES Tables, PKPCR Pcr, ULONG Number,
+                                    ULONG64 Rsp0, const ULONG64 *Ist);
 
 /* mmu.c: builds the kernel's page tables from the loader block, switches
  * to them and frees the loader's temporary memory. */
@@ -59,6 +87,13 @@ FORCEINLINE ULONG64 KiReadCr3(VOID)
 FORCEINLINE VOID KiWriteCr3(ULONG64 Value)
 {
     __asm__ volatile("movq %0, %%cr3" : : "r"(Value) : "memory");
+}
+
+FORCEINLINE ULONG64 KiReadCr4(VOID)
+{
+    ULONG64 Value;
+    __asm__ volatile("movq %%cr4, %0" : "=r"(Value));
+    return Value;
 }
 
 FORCEINLINE VOID KiInvalidatePage(ULONG_PTR Va)

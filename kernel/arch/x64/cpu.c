@@ -1,9 +1,11 @@
 /*
- * cpu.c - the boot processor's descriptor tables and control region: a GDT
+ * cpu.c - each processor's descriptor tables and control region: a GDT
  * with NT's x64 selectors (kernel code/data, user code/data for later, the
  * TSS), a TSS whose interrupt stacks catch double faults, NMIs and machine
- * checks on known-good stacks, an IDT for the 32 exceptions plus the clock
- * and spurious vectors, and the KPCR/KPRCB reached through GS. Also the raw
+ * checks on known-good stacks, the IDT (one, shared: the 32 exceptions
+ * plus the clock, spurious and IPI vectors), and the KPCR/KPRCB reached
+ * through GS. The boot processor's live in the image; the others' come
+ * from smp.c. Also the raw
  * processor primitives arch.h asks for (CR8 as IRQL, the interrupt flag,
  * the TSC, halting).
  */
@@ -15,17 +17,6 @@
 #define IA32_KERNEL_GS_BASE 0xC0000102
 
 #pragma pack(push, 1)
-typedef struct _KTSS64 {
-    ULONG Reserved0;
-    ULONG64 Rsp0;
-    ULONG64 Rsp1;
-    ULONG64 Rsp2;
-    ULONG64 Ist[8]; /* Ist[0] is reserved by the hardware */
-    ULONG64 Reserved1;
-    USHORT Reserved2;
-    USHORT IoMapBase;
-} KTSS64;
-
 typedef struct _KIDTENTRY64 {
     USHORT OffsetLow;
     USHORT Selector;
@@ -41,11 +32,11 @@ typedef struct _KDESCRIPTOR {
 } KDESCRIPTOR;
 #pragma pack(pop)
 
-_Static_assert(sizeof(KTSS64) == 0x68, "TSS layout");
 _Static_assert(sizeof(KIDTENTRY64) == 16, "IDT entry layout");
 
-/* Stub addresses in trap.S: vectors 0-31, then the clock and spurious. */
-extern const ULONG64 KiTrapStubs[34];
+/* Stub addresses in trap.S: vectors 0-31, then the clock, spurious and
+ * IPI vectors. */
+extern const ULONG64 KiTrapStubs[35];
 
 UCHAR KiBootStack[KI_BOOT_STACK_SIZE] __attribute__((aligned(16)));
 ULONG64 KiKernelEntryTimestamp;
@@ -54,18 +45,18 @@ static UCHAR KiPanicStack[KI_IST_STACK_SIZE] __attribute__((aligned(16)));
 static UCHAR KiMcaStack[KI_IST_STACK_SIZE] __attribute__((aligned(16)));
 static UCHAR KiNmiStack[KI_IST_STACK_SIZE] __attribute__((aligned(16)));
 
-static ULONG64 KiGdt[11] __attribute__((aligned(16)));
+static ULONG64 KiGdt[KI_GDT_ENTRIES] __attribute__((aligned(16)));
 static KTSS64 KiTss __attribute__((aligned(16)));
 static KIDTENTRY64 KiIdt[256] __attribute__((aligned(16)));
 static KPCR KiBootPcr __attribute__((aligned(64)));
 
-static VOID KipSetTssDescriptor(ULONG Selector, ULONG64 Base, ULONG Limit)
+static VOID KipSetTssDescriptor(PULONG64 Gdt, ULONG Selector, ULONG64 Base, ULONG Limit)
 {
     ULONG Index = Selector / 8;
     /* Present, 64-bit available TSS (type 9). */
-    KiGdt[Index] = (Limit & 0xFFFFull) | ((Base & 0xFFFFFFull) << 16) | (0x89ull << 40) |
-                   ((ULONG64)(Limit >> 16) & 0xF) << 48 | ((Base >> 24) & 0xFFull) << 56;
-    KiGdt[Index + 1] = Base >> 32;
+    Gdt[Index] = (Limit & 0xFFFFull) | ((Base & 0xFFFFFFull) << 16) | (0x89ull << 40) |
+                 ((ULONG64)(Limit >> 16) & 0xF) << 48 | ((Base >> 24) & 0xFFull) << 56;
+    Gdt[Index + 1] = Base >> 32;
 }
 
 static VOID KipSetIdtEntry(ULONG Vector, ULONG64 Handler, ULONG Ist)
@@ -81,30 +72,34 @@ static VOID KipSetIdtEntry(ULONG Vector, ULONG64 Handler, ULONG Ist)
     Entry->Reserved = 0;
 }
 
-VOID KiInitializeProcessor(VOID)
+/* Fills a GDT and TSS for one processor, loads them (GDTR, segment
+ * registers, task register) and the shared IDT. Every processor has its own
+ * GDT because the TSS descriptor records "busy" and points at that
+ * processor's TSS. */
+static VOID KipLoadProcessorTables(PULONG64 Gdt, KTSS64 *Tss, ULONG64 Rsp0, const ULONG64 *Ist)
 {
     KDESCRIPTOR Gdtr, Idtr;
 
-    KiGdt[KGDT64_NULL / 8] = 0;
-    KiGdt[1] = 0;
-    KiGdt[KGDT64_R0_CODE / 8] = 0x00209A0000000000ull;   /* 64-bit code, DPL 0 */
-    KiGdt[KGDT64_R0_DATA / 8] = 0x00CF92000000FFFFull;   /* data, DPL 0 */
-    KiGdt[KGDT64_R3_CMCODE / 8] = 0x00CFFA000000FFFFull; /* 32-bit code, DPL 3 */
-    KiGdt[KGDT64_R3_DATA / 8] = 0x00CFF2000000FFFFull;   /* data, DPL 3 */
-    KiGdt[KGDT64_R3_CODE / 8] = 0x0020FA0000000000ull;   /* 64-bit code, DPL 3 */
-    KiGdt[7] = 0;
-    KipSetTssDescriptor(KGDT64_SYS_TSS, (ULONG64)&KiTss, sizeof(KiTss) - 1);
-    KiGdt[KGDT64_R3_CMTEB / 8] = 0x00CFF2000000FFFFull; /* 32-bit TEB, DPL 3 */
+    Gdt[KGDT64_NULL / 8] = 0;
+    Gdt[1] = 0;
+    Gdt[KGDT64_R0_CODE / 8] = 0x00209A0000000000ull;   /* 64-bit code, DPL 0 */
+    Gdt[KGDT64_R0_DATA / 8] = 0x00CF92000000FFFFull;   /* data, DPL 0 */
+    Gdt[KGDT64_R3_CMCODE / 8] = 0x00CFFA000000FFFFull; /* 32-bit code, DPL 3 */
+    Gdt[KGDT64_R3_DATA / 8] = 0x00CFF2000000FFFFull;   /* data, DPL 3 */
+    Gdt[KGDT64_R3_CODE / 8] = 0x0020FA0000000000ull;   /* 64-bit code, DPL 3 */
+    Gdt[7] = 0;
+    KipSetTssDescriptor(Gdt, KGDT64_SYS_TSS, (ULONG64)Tss, sizeof(*Tss) - 1);
+    Gdt[KGDT64_R3_CMTEB / 8] = 0x00CFF2000000FFFFull; /* 32-bit TEB, DPL 3 */
 
-    memset(&KiTss, 0, sizeof(KiTss));
-    KiTss.Rsp0 = (ULONG64)&KiBootStack[KI_BOOT_STACK_SIZE];
-    KiTss.Ist[TSS_IST_PANIC] = (ULONG64)&KiPanicStack[KI_IST_STACK_SIZE];
-    KiTss.Ist[TSS_IST_MCA] = (ULONG64)&KiMcaStack[KI_IST_STACK_SIZE];
-    KiTss.Ist[TSS_IST_NMI] = (ULONG64)&KiNmiStack[KI_IST_STACK_SIZE];
-    KiTss.IoMapBase = sizeof(KiTss); /* no I/O permission bitmap */
+    memset(Tss, 0, sizeof(*Tss));
+    Tss->Rsp0 = Rsp0;
+    Tss->Ist[TSS_IST_PANIC] = Ist[TSS_IST_PANIC];
+    Tss->Ist[TSS_IST_MCA] = Ist[TSS_IST_MCA];
+    Tss->Ist[TSS_IST_NMI] = Ist[TSS_IST_NMI];
+    Tss->IoMapBase = sizeof(*Tss); /* no I/O permission bitmap */
 
-    Gdtr.Limit = sizeof(KiGdt) - 1;
-    Gdtr.Base = (ULONG64)KiGdt;
+    Gdtr.Limit = KI_GDT_ENTRIES * sizeof(ULONG64) - 1;
+    Gdtr.Base = (ULONG64)Gdt;
     __asm__ volatile("lgdt %0" : : "m"(Gdtr) : "memory");
     /* Reload CS with a far return, then the data segments. */
     __asm__ volatile("pushq %0\n\t"
@@ -125,34 +120,57 @@ VOID KiInitializeProcessor(VOID)
                      : "memory");
     __asm__ volatile("ltr %w0" : : "r"(KGDT64_SYS_TSS));
 
-    memset(KiIdt, 0, sizeof(KiIdt));
-    for (ULONG Vector = 0; Vector < 32; Vector++) {
-        ULONG Ist = Vector == 8    ? TSS_IST_PANIC
-                    : Vector == 2  ? TSS_IST_NMI
-                    : Vector == 18 ? TSS_IST_MCA
-                                   : 0;
-        KipSetIdtEntry(Vector, KiTrapStubs[Vector], Ist);
-    }
-    KipSetIdtEntry(HAL_CLOCK_VECTOR, KiTrapStubs[32], 0);
-    KipSetIdtEntry(HAL_SPURIOUS_VECTOR, KiTrapStubs[33], 0);
     Idtr.Limit = sizeof(KiIdt) - 1;
     Idtr.Base = (ULONG64)KiIdt;
     __asm__ volatile("lidt %0" : : "m"(Idtr) : "memory");
+}
 
-    /* The control region: GS base in kernel mode; KERNEL_GS_BASE holds the
-     * same until user mode gives swapgs something to swap with. */
-    memset(&KiBootPcr, 0, sizeof(KiBootPcr));
-    KiBootPcr.Self = &KiBootPcr;
-    KiBootPcr.CurrentPrcb = &KiBootPcr.Prcb;
-    KiBootPcr.GdtBase = KiGdt;
-    KiBootPcr.TssBase = &KiTss;
-    KiBootPcr.IdtBase = KiIdt;
-    KiBootPcr.Prcb.Number = 0;
-    KiWriteMsr(IA32_GS_BASE, (ULONG64)&KiBootPcr);
-    KiWriteMsr(IA32_KERNEL_GS_BASE, (ULONG64)&KiBootPcr);
+/* The control region: GS base in kernel mode; KERNEL_GS_BASE holds the
+ * same until user mode gives swapgs something to swap with. */
+static VOID KipInitializePcr(PKPCR Pcr, PULONG64 Gdt, KTSS64 *Tss, ULONG Number)
+{
+    memset(Pcr, 0, sizeof(*Pcr));
+    Pcr->Self = Pcr;
+    Pcr->CurrentPrcb = &Pcr->Prcb;
+    Pcr->GdtBase = Gdt;
+    Pcr->TssBase = Tss;
+    Pcr->IdtBase = KiIdt;
+    Pcr->Prcb.Number = (USHORT)Number;
+    KiWriteMsr(IA32_GS_BASE, (ULONG64)Pcr);
+    KiWriteMsr(IA32_KERNEL_GS_BASE, (ULONG64)Pcr);
 
     /* Supervisor writes honour read-only pages (for section protections). */
     KiWriteCr0(KiReadCr0() | (1ull << 16));
+}
+
+VOID KiInitializeProcessor(VOID)
+{
+    ULONG64 Ist[TSS_IST_NMI + 1] = { 0 };
+
+    memset(KiIdt, 0, sizeof(KiIdt));
+    for (ULONG Vector = 0; Vector < 32; Vector++) {
+        ULONG IstIndex = Vector == 8    ? TSS_IST_PANIC
+                         : Vector == 2  ? TSS_IST_NMI
+                         : Vector == 18 ? TSS_IST_MCA
+                                        : 0;
+        KipSetIdtEntry(Vector, KiTrapStubs[Vector], IstIndex);
+    }
+    KipSetIdtEntry(HAL_CLOCK_VECTOR, KiTrapStubs[32], 0);
+    KipSetIdtEntry(HAL_SPURIOUS_VECTOR, KiTrapStubs[33], 0);
+    KipSetIdtEntry(HAL_IPI_VECTOR, KiTrapStubs[34], 0);
+
+    Ist[TSS_IST_PANIC] = (ULONG64)&KiPanicStack[KI_IST_STACK_SIZE];
+    Ist[TSS_IST_MCA] = (ULONG64)&KiMcaStack[KI_IST_STACK_SIZE];
+    Ist[TSS_IST_NMI] = (ULONG64)&KiNmiStack[KI_IST_STACK_SIZE];
+    KipLoadProcessorTables(KiGdt, &KiTss, (ULONG64)&KiBootStack[KI_BOOT_STACK_SIZE], Ist);
+    KipInitializePcr(&KiBootPcr, KiGdt, &KiTss, 0);
+}
+
+VOID KiInitializeSecondaryProcessor(PKI_PROCESSOR_TABLES Tables, PKPCR Pcr, ULONG Number,
+                                    ULONG64 Rsp0, const ULONG64 *Ist)
+{
+    KipLoadProcessorTables(Tables->Gdt, &Tables->Tss, Rsp0, Ist);
+    KipInitializePcr(Pcr, Tables->Gdt, &Tables->Tss, Number);
 }
 
 KIRQL KiReadIrql(VOID)

@@ -59,6 +59,7 @@ VOID KiInitializeKernel(PLOADER_PARAMETER_BLOCK LoaderBlock)
 
     HalpInitializeDebugPort();
     KiInitializeProcessor();
+    KiRegisterProcessor(KeGetCurrentPrcb()); /* smp: processor 0 */
     ProcessorReady = KiReadTimestamp();
 
     KipValidateLoaderBlock(LoaderBlock);
@@ -98,6 +99,8 @@ VOID KiInitializeKernel(PLOADER_PARAMETER_BLOCK LoaderBlock)
     }
     MemoryReady = KiReadTimestamp();
     KiPrintBootPhase("memory manager initialized", MemoryReady);
+    /* The executive pool's boot options (specialpool=, pooltest=). */
+    ExpInitializePool(Block->CommandLine);
 
     Status = HalpStartClock(KI_TIME_INCREMENT / 10);
     if (!NT_SUCCESS(Status)) {
@@ -108,14 +111,17 @@ VOID KiInitializeKernel(PLOADER_PARAMETER_BLOCK LoaderBlock)
     ClockReady = KiReadTimestamp();
     KiPrintBootPhase("clock started", ClockReady);
 
-    KiBootSystem((PVOID)Block->KernelVirtualBase, (ULONG)Block->KernelImageSize,
-                 Block->BootImageSize != 0
-                     ? (const VOID *)(MmPhysicalMapBase + Block->BootImagePhysical)
-                     : NULL,
-                 (SIZE_T)Block->BootImageSize, Block->CommandLine);
+    /* kecore: the boot code becomes processor 0's idle thread. */
+    KiInitializeScheduler();
 
-    /* Nothing to run yet: idle with interrupts on. */
-    for (;;) {
-        __asm__ volatile("sti; hlt");
-    }
+    /* smp: the application processors (each ends in its idle loop). */
+    KiStartSecondaryProcessors();
+
+    /* kecore: phase 1 in a system thread; this processor idles. */
+    KiStartPhase1((PVOID)Block->KernelVirtualBase, (ULONG)Block->KernelImageSize,
+                  Block->BootImageSize != 0
+                      ? (const VOID *)(MmPhysicalMapBase + Block->BootImagePhysical)
+                      : NULL,
+                  (SIZE_T)Block->BootImageSize, Block->CommandLine);
+    KiIdleLoop();
 }

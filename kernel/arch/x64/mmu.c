@@ -121,6 +121,59 @@ NTSTATUS MiArchMapPage(ULONG_PTR Va, PFN_NUMBER Pfn, ULONG Protect)
     return STATUS_SUCCESS;
 }
 
+NTSTATUS MiArchMapIoPage(ULONG_PTR Va, PFN_NUMBER Pfn, ULONG Protect, ULONG CacheType)
+{
+    ULONG64 Cache;
+    NTSTATUS Status;
+
+    if (Protect != PAGE_READWRITE && Protect != PAGE_READONLY) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    /* The PAT MSR keeps its power-on value (entries 0-3: WB, WT, UC-,
+     * UC), so PWT/PCD alone pick the type. Write-combining maps as UC-,
+     * which lets a write-combining MTRR take effect, and is never less
+     * strict than the caller asked for. */
+    switch (CacheType) {
+    case MmNonCached:
+    case MmNonCachedUnordered:
+        Cache = PTE_PCD | PTE_PWT;
+        break;
+    case MmWriteCombined:
+    case MmUSWCCached:
+        Cache = PTE_PCD;
+        break;
+    case MmCached:
+    case MmHardwareCoherentCached:
+        Cache = 0;
+        break;
+    default:
+        return STATUS_INVALID_PARAMETER;
+    }
+    Status = MiArchMapPage(Va, Pfn, Protect);
+    if (!NT_SUCCESS(Status)) {
+        return Status;
+    }
+    if (Cache != 0) {
+        PULONG64 Pte = MiWalk(MiKernelPml4, Va, FALSE);
+        *Pte |= Cache;
+        KiInvalidatePage(Va);
+    }
+    return STATUS_SUCCESS;
+}
+
+VOID MiArchInvalidateRange(ULONG_PTR Va, SIZE_T Pages)
+{
+    /* Past a few dozen pages a full flush is cheaper; system range
+     * mappings are never global, so reloading CR3 drops them. */
+    if (Pages > 32) {
+        KiWriteCr3(KiReadCr3());
+        return;
+    }
+    for (SIZE_T i = 0; i < Pages; i++) {
+        KiInvalidatePage(Va + i * PAGE_SIZE);
+    }
+}
+
 BOOLEAN MiArchUnmapPage(ULONG_PTR Va, PPFN_NUMBER Pfn)
 {
     PULONG64 Pte;

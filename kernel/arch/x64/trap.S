@@ -87,6 +87,7 @@ TRAP_ERR 30
 TRAP_NOERR 31
 TRAP_NOERR 209
 TRAP_NOERR 255
+TRAP_NOERR 225 /* HAL_IPI_VECTOR (smp) */
 
 /* Entered from a stub with the vector on top of the error code and the
  * machine frame. Only the nonvolatile registers need unwind codes; the
@@ -158,4 +159,4 @@ KiTrapStubs:
     .quad KiTrap8, KiTrap9, KiTrap10, KiTrap11, KiTrap12, KiTrap13, KiTrap14, KiTrap15
     .quad KiTrap16, KiTrap17, KiTrap18, KiTrap19, KiTrap20, KiTrap21, KiTrap22, KiTrap23
     .quad KiTrap24, KiTrap25, KiTrap26, KiTrap27, KiTrap28, KiTrap29, KiTrap30, KiTrap31
-    .quad KiTrap209, KiTrap255
+    .quad KiTrap209, KiTrap255, KiTrap225

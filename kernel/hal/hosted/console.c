@@ -3,6 +3,7 @@
  * port" is standard output and terminating the system ends the process
  * with the same exit code QEMU would report through isa-debug-exit.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include <ntdef.h>
 #include <hal.h>
+#include "hosted_private.h"
 
 VOID HalPutDebugString(PCSTR Buffer, SIZE_T Length)
 {
@@ -28,7 +30,10 @@ VOID HalPutDebugString(PCSTR Buffer, SIZE_T Length)
 
 DECLSPEC_NORETURN VOID HalTerminateSystem(ULONG ExitCode)
 {
-    /* exit() (not _exit) so sanitizer reports and stdio buffers still run. */
+    /* No more interrupts: exit() runs on whatever host thread this kernel
+     * thread is on while the other processors may still be running. Then
+     * exit() (not _exit) so sanitizer reports and stdio buffers still run. */
+    HalpStopProcessors();
     fflush(NULL);
     exit((int)ExitCode);
 }

@@ -1,9 +1,11 @@
 /*
  * init.c - HalHostedInitialize: brings the portable kernel up inside a
- * Linux process the way KiSystemStartup does on bare metal: processor
- * (this thread's KPCR), time base, "physical memory" described by a
- * synthetic loader memory map, the physical page allocator and the system
- * range for kernel pages.
+ * Linux process the way KiSystemStartup does on bare metal: processor 0
+ * (this thread's KPCR, registered with the kernel), time base, "physical
+ * memory" described by a synthetic loader memory map, the physical page
+ * allocator, the system range for kernel pages, and the scheduler (this
+ * context becomes processor 0's idle thread). Clocks and the other
+ * processors start in mp.c.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -49,12 +51,11 @@ static void HalpInitializeOnce(void)
     struct timespec Real;
     NTSTATUS Status;
 
-    (void)KeGetPcr();
-
     clock_gettime(CLOCK_REALTIME, &Real);
     KiInitializeTime(1000000000ull, KiReadTimestamp(),
                      HALP_UNIX_EPOCH_AS_SYSTEM_TIME + (ULONG64)Real.tv_sec * 10000000ull +
                          (ULONG64)Real.tv_nsec / 100);
+    HalpStartBootProcessor();
 
     if (!HalpInitializeHostedMemory((SIZE_T)HALP_PHYSICAL_PAGES * PAGE_SIZE, HALP_SYSTEM_VA_SIZE)) {
         HalpFatal("reserving physical memory");
@@ -67,6 +68,7 @@ static void HalpInitializeOnce(void)
     if (!NT_SUCCESS(Status)) {
         HalpFatal("MiInitializeKernelPages");
     }
+    KiInitializeScheduler();
 }
 
 VOID HalHostedInitialize(VOID)

@@ -16,6 +16,16 @@
 #include <mm.h>
 #include "hosted_private.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define HALP_ASAN_FORGET_PAGE(Va) __asan_unpoison_memory_region((void *)(Va), PAGE_SIZE)
+#endif
+#endif
+#if !defined(HALP_ASAN_FORGET_PAGE)
+#define HALP_ASAN_FORGET_PAGE(Va) ((void)(Va))
+#endif
+
 /* Per page of the system range: PFN + 1 (0 = unmapped) and protection. */
 typedef struct _HALP_SOFT_PTE {
     ULONG64 PfnPlusOne;
@@ -115,6 +125,10 @@ BOOLEAN MiArchUnmapPage(ULONG_PTR Va, PPFN_NUMBER Pfn)
      * could take. */
     mmap((void *)Va, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
          -1, 0);
+    /* A kernel stack whose thread died mid-call leaves ASan's redzone
+     * poison in the shadow of its pages; whatever the VA is used for next
+     * (another stack, pool) starts clean, as fresh memory does. */
+    HALP_ASAN_FORGET_PAGE(Va);
     *Pfn = (PFN_NUMBER)(Pte->PfnPlusOne - 1);
     Pte->PfnPlusOne = 0;
     Pte->Protect = 0;
@@ -171,4 +185,21 @@ BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va)
     /* Any other host address: mincore fails with ENOMEM when nothing is
      * mapped there. */
     return mincore((void *)Page, PAGE_SIZE, &Residency) == 0;
+}
+
+NTSTATUS MiArchMapIoPage(ULONG_PTR Va, PFN_NUMBER Pfn, ULONG Protect, ULONG CacheType)
+{
+    /* Only the memfd "RAM" exists to map; caching types mean nothing to a
+     * host mapping but are still validated. */
+    if ((Protect != PAGE_READWRITE && Protect != PAGE_READONLY) || CacheType > MmUSWCCached) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    return MiArchMapPage(Va, Pfn, Protect);
+}
+
+VOID MiArchInvalidateRange(ULONG_PTR Va, SIZE_T Pages)
+{
+    /* mmap/munmap keep every host thread's view coherent. */
+    (void)Va;
+    (void)Pages;
 }

@@ -1,5 +1,6 @@
 /*
- * halp.h - private helpers of the bare-metal HAL: port I/O and MSRs.
+ * halp.h - private helpers of the bare-metal HAL: port I/O, MSRs and the
+ * local APIC registers.
  */
 #ifndef _HALP_
 #define _HALP_
@@ -34,5 +35,11 @@ FORCEINLINE VOID HalpWriteMsr(ULONG Msr, ULONG64 Value)
 {
     __asm__ volatile("wrmsr" : : "c"(Msr), "a"((ULONG)Value), "d"((ULONG)(Value >> 32)));
 }
+
+/* apic.c: the current processor's local APIC registers; enabling it (the
+ * first call maps the register page). */
+ULONG HalpApicRead(ULONG Register);
+VOID HalpApicWrite(ULONG Register, ULONG Value);
+NTSTATUS HalpInitializeLocalApic(VOID);
 
 #endif /* _HALP_ */

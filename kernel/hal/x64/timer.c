@@ -1,10 +1,10 @@
 /*
  * timer.c - time sources of the bare-metal HAL: TSC calibration against
  * the 8254 PIT (channel 2, whose gate and output are reachable through
- * port 0x61 without interrupts), and the local APIC: mapped through the
- * kernel's I/O space mapping, calibrated against the TSC and run as the
- * periodic clock interrupt. The legacy 8259 PICs are remapped away from
- * the exception vectors and masked.
+ * port 0x61 without interrupts), and the local APIC timer (apic.c owns the
+ * APIC itself): calibrated against the TSC once on the boot processor and
+ * run as the periodic clock interrupt on every processor. The legacy 8259
+ * PICs are remapped away from the exception vectors and masked.
  */
 #include <ntddk.h>
 #include <arch.h>
@@ -19,26 +19,18 @@
 #define PIT_GATE_PORT       0x61
 #define HALP_CALIBRATION_US 5000ull
 
-#define IA32_APIC_BASE   0x1B
-#define APIC_BASE_ENABLE (1ull << 11)
-
-#define APIC_TPR           0x80
-#define APIC_EOI           0xB0
-#define APIC_SVR           0xF0
 #define APIC_LVT_TIMER     0x320
-#define APIC_LVT_LINT0     0x350
-#define APIC_LVT_LINT1     0x360
-#define APIC_LVT_ERROR     0x370
 #define APIC_TIMER_INITIAL 0x380
 #define APIC_TIMER_CURRENT 0x390
 #define APIC_TIMER_DIVIDE  0x3E0
 
 #define APIC_LVT_MASKED   (1u << 16)
 #define APIC_LVT_PERIODIC (1u << 17)
-#define APIC_SVR_ENABLE   (1u << 8)
 #define APIC_DIVIDE_BY_16 0x3
 
-static volatile ULONG *HalpLocalApic;
+/* APIC timer counts per clock period, measured once on the boot
+ * processor and reused by the others (same bus clock). */
+static ULONG HalpClockTicksPerPeriod;
 
 static ULONG64 HalpReadTsc(VOID)
 {
@@ -73,16 +65,6 @@ ULONG64 HalpCalibrateTimestampCounter(VOID)
     return (End - Start) * 1000000ull / HALP_CALIBRATION_US;
 }
 
-static ULONG HalpApicRead(ULONG Register)
-{
-    return HalpLocalApic[Register / 4];
-}
-
-static VOID HalpApicWrite(ULONG Register, ULONG Value)
-{
-    HalpLocalApic[Register / 4] = Value;
-}
-
 static VOID HalpMaskLegacyPics(VOID)
 {
     /* Remap to 0x20-0x2F first so a stray legacy interrupt can never look
@@ -101,22 +83,15 @@ static VOID HalpMaskLegacyPics(VOID)
 
 NTSTATUS HalpStartClock(ULONG PeriodUs)
 {
-    ULONG64 Base = HalpReadMsr(IA32_APIC_BASE);
     ULONG64 Start, TicksPerPeriod;
     ULONG Elapsed;
+    NTSTATUS Status;
 
     HalpMaskLegacyPics();
-    HalpWriteMsr(IA32_APIC_BASE, Base | APIC_BASE_ENABLE);
-    HalpLocalApic = MiMapIoSpace(Base & 0x000FFFFFFFFFF000ull, PAGE_SIZE);
-    if (HalpLocalApic == NULL) {
-        return STATUS_INSUFFICIENT_RESOURCES;
+    Status = HalpInitializeLocalApic();
+    if (!NT_SUCCESS(Status)) {
+        return Status;
     }
-
-    HalpApicWrite(APIC_TPR, 0);
-    HalpApicWrite(APIC_SVR, APIC_SVR_ENABLE | HAL_SPURIOUS_VECTOR);
-    HalpApicWrite(APIC_LVT_LINT0, APIC_LVT_MASKED);
-    HalpApicWrite(APIC_LVT_LINT1, APIC_LVT_MASKED);
-    HalpApicWrite(APIC_LVT_ERROR, APIC_LVT_MASKED);
 
     /* Count down from the top for 1 ms of TSC time, masked. */
     HalpApicWrite(APIC_TIMER_DIVIDE, APIC_DIVIDE_BY_16);
@@ -136,14 +111,25 @@ NTSTATUS HalpStartClock(ULONG PeriodUs)
         return STATUS_UNSUCCESSFUL;
     }
 
+    HalpClockTicksPerPeriod = (ULONG)TicksPerPeriod;
     HalpApicWrite(APIC_LVT_TIMER, APIC_LVT_PERIODIC | HAL_CLOCK_VECTOR);
-    HalpApicWrite(APIC_TIMER_INITIAL, (ULONG)TicksPerPeriod);
+    HalpApicWrite(APIC_TIMER_INITIAL, HalpClockTicksPerPeriod);
     return STATUS_SUCCESS;
 }
 
-VOID HalpEndOfInterrupt(VOID)
+NTSTATUS HalpStartProcessorClock(VOID)
 {
-    if (HalpLocalApic != NULL) {
-        HalpApicWrite(APIC_EOI, 0);
+    NTSTATUS Status;
+
+    if (HalpClockTicksPerPeriod == 0) {
+        return STATUS_UNSUCCESSFUL; /* HalpStartClock has not run */
     }
+    Status = HalpInitializeLocalApic();
+    if (!NT_SUCCESS(Status)) {
+        return Status;
+    }
+    HalpApicWrite(APIC_TIMER_DIVIDE, APIC_DIVIDE_BY_16);
+    HalpApicWrite(APIC_LVT_TIMER, APIC_LVT_PERIODIC | HAL_CLOCK_VECTOR);
+    HalpApicWrite(APIC_TIMER_INITIAL, HalpClockTicksPerPeriod);
+    return STATUS_SUCCESS;
 }

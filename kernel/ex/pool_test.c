@@ -1,0 +1,391 @@
+/*
+ * pool_test.c - ktest cases for the executive pool's normal operation:
+ * every size class, zeroing, alignment (16 bytes, cache lines, pages),
+ * pool types and kinds, ExAllocatePool2 flag rules, large blocks, per-tag
+ * accounting back at its baseline after storms that verify block contents,
+ * and the interlocked lists underneath.
+ */
+#include "poolp.h"
+#include <ktest.h>
+
+#define TEST_TAG  'tloP' /* "Polt" */
+#define STORM_TAG 'mrtS' /* "Strm" */
+
+static SYSTEM_POOLTAG PtQueryTag(ULONG Tag)
+{
+    SYSTEM_POOLTAG Info;
+
+    if (!ExpQueryPoolTag(Tag, &Info)) {
+        memset(&Info, 0, sizeof(Info));
+        Info.TagUlong = Tag;
+    }
+    return Info;
+}
+
+static BOOLEAN PtAllBytes(const UCHAR *Block, SIZE_T Size, UCHAR Value)
+{
+    for (SIZE_T i = 0; i < Size; i++) {
+        if (Block[i] != Value) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* A cheap deterministic generator for the storms. */
+static ULONG PtNext(PULONG Seed)
+{
+    *Seed = *Seed * 1103515245u + 12345u;
+    return *Seed >> 8;
+}
+
+KTEST(ex_pool, every_size_class)
+{
+    SYSTEM_POOLTAG Before = PtQueryTag(TEST_TAG), After;
+
+    for (ULONG Class = 0; Class < EXP_CLASS_COUNT; Class++) {
+        /* The largest and smallest request each class serves. */
+        SIZE_T Largest =
+            (SIZE_T)ExpClassSize[Class] - EXP_HEADER_SIZE - (ExpPoolVerify ? EXP_GUARD_MIN : 0);
+        SIZE_T Smallest =
+            Class == 0 ? 1 : Largest - (ExpClassSize[Class] - ExpClassSize[Class - 1]) + 1;
+        SIZE_T Sizes[2] = { Smallest, Largest };
+
+        for (ULONG i = 0; i < 2; i++) {
+            PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Sizes[i], TEST_TAG);
+            PEXP_POOL_HEADER Header;
+
+            KT_ASSERT_NOT_NULL(Block);
+            Header = (PEXP_POOL_HEADER)Block - 1;
+            KT_EXPECT_EQ((ULONG_PTR)Block & 15, 0);
+            KT_EXPECT_EQ(Header->Class, Class);
+            KT_EXPECT_EQ(Header->Tag, TEST_TAG);
+            KT_EXPECT_EQ(Header->Size, Sizes[i]);
+            /* A block never crosses a page. */
+            KT_EXPECT_EQ(PAGE_ALIGN(Block), PAGE_ALIGN(Block + Sizes[i] - 1));
+            KT_EXPECT_TRUE(PtAllBytes(Block, Sizes[i], 0));
+            KT_EXPECT_GE(ExQueryPoolBlockSize(Block, NULL), Sizes[i]);
+            memset(Block, 0x5A, Sizes[i]);
+            ExFreePoolWithTag(Block, TEST_TAG);
+        }
+    }
+    After = PtQueryTag(TEST_TAG);
+    KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs, 2 * EXP_CLASS_COUNT);
+    KT_EXPECT_EQ(After.NonPagedFrees - Before.NonPagedFrees, 2 * EXP_CLASS_COUNT);
+    KT_EXPECT_EQ(After.NonPagedUsed, Before.NonPagedUsed);
+}
+
+KTEST(ex_pool, zeroed_unless_uninitialized)
+{
+    for (SIZE_T Size = 24; Size <= 3000; Size = Size * 3 + 1) {
+        PUCHAR Dirty =
+            ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, Size, TEST_TAG);
+        PUCHAR Clean;
+
+        KT_ASSERT_NOT_NULL(Dirty);
+        memset(Dirty, 0xCC, Size);
+        ExFreePoolWithTag(Dirty, TEST_TAG);
+        /* Usually the same block again (this processor's list is LIFO). */
+        Clean = ExAllocatePool2(POOL_FLAG_NON_PAGED, Size, TEST_TAG);
+        KT_ASSERT_NOT_NULL(Clean);
+        KT_EXPECT_TRUE(PtAllBytes(Clean, Size, 0));
+        ExFreePoolWithTag(Clean, TEST_TAG);
+
+        Clean = ExAllocatePoolZero(NonPagedPoolNx, Size, TEST_TAG);
+        KT_ASSERT_NOT_NULL(Clean);
+        KT_EXPECT_TRUE(PtAllBytes(Clean, Size, 0));
+        ExFreePool(Clean);
+    }
+}
+
+KTEST(ex_pool, cache_aligned)
+{
+    SYSTEM_POOLTAG Before = PtQueryTag(TEST_TAG), After;
+    PUCHAR Blocks[64];
+
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Blocks); i++) {
+        SIZE_T Size = 1 + (i * 97) % 3900;
+        Blocks[i] =
+            i % 2 ? ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_CACHE_ALIGNED, Size, TEST_TAG)
+                  : ExAllocatePoolWithTag(NonPagedPoolNxCacheAligned, Size, TEST_TAG);
+        KT_ASSERT_NOT_NULL(Blocks[i]);
+        KT_EXPECT_EQ((ULONG_PTR)Blocks[i] & (SYSTEM_CACHE_ALIGNMENT_SIZE - 1), 0);
+        KT_EXPECT_GE(ExQueryPoolBlockSize(Blocks[i], NULL), Size);
+        memset(Blocks[i], (int)i, Size);
+    }
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Blocks); i++) {
+        KT_EXPECT_EQ(Blocks[i][0], (UCHAR)i);
+        ExFreePoolWithTag(Blocks[i], TEST_TAG);
+    }
+    After = PtQueryTag(TEST_TAG);
+    KT_EXPECT_EQ(After.NonPagedUsed, Before.NonPagedUsed);
+    KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs,
+                 After.NonPagedFrees - Before.NonPagedFrees);
+}
+
+KTEST(ex_pool, large_blocks_are_whole_pages)
+{
+    static const SIZE_T Sizes[] = { PAGE_SIZE, PAGE_SIZE + 1, 3 * PAGE_SIZE + 5, 64 * 1024 };
+    SIZE_T PagesBefore = MiKernelPagesInUse();
+
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Sizes); i++) {
+        PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Sizes[i], TEST_TAG);
+        BOOLEAN Quota = TRUE;
+
+        KT_ASSERT_NOT_NULL(Block);
+        KT_EXPECT_EQ((ULONG_PTR)Block & (PAGE_SIZE - 1), 0);
+        KT_EXPECT_TRUE(PtAllBytes(Block, Sizes[i], 0));
+        KT_EXPECT_GE(ExQueryPoolBlockSize(Block, &Quota), Sizes[i]);
+        KT_EXPECT_FALSE(Quota);
+        Block[0] = 1;
+        Block[Sizes[i] - 1] = 2;
+        ExFreePoolWithTag(Block, TEST_TAG);
+    }
+    /* Large blocks go back to the memory manager (the tracking table may
+     * have grown once, and stays). */
+    KT_EXPECT_LE(MiKernelPagesInUse(), PagesBefore + 16);
+    PagesBefore = MiKernelPagesInUse();
+    for (ULONG i = 0; i < 10; i++) {
+        PVOID Block = ExAllocatePool2(POOL_FLAG_PAGED, 5 * PAGE_SIZE, TEST_TAG);
+        KT_ASSERT_NOT_NULL(Block);
+        ExFreePoolWithTag(Block, TEST_TAG);
+    }
+    KT_EXPECT_EQ(MiKernelPagesInUse(), PagesBefore);
+}
+
+KTEST(ex_pool, pool_types_are_accounted_apart)
+{
+    const ULONG Tag = 'pyTP';
+    SYSTEM_POOLTAG Before = PtQueryTag(Tag), During, After;
+    PVOID Paged = ExAllocatePoolWithTag(PagedPool, 100, Tag);
+    PVOID PagedBig = ExAllocatePool2(POOL_FLAG_PAGED, 2 * PAGE_SIZE, Tag);
+    PVOID Nx = ExAllocatePoolWithTag(NonPagedPoolNx, 200, Tag);
+    PVOID Exec = ExAllocatePool2(POOL_FLAG_NON_PAGED_EXECUTE, 300, Tag);
+
+    KT_ASSERT_NOT_NULL(Paged);
+    KT_ASSERT_NOT_NULL(PagedBig);
+    KT_ASSERT_NOT_NULL(Nx);
+    KT_ASSERT_NOT_NULL(Exec);
+    During = PtQueryTag(Tag);
+    KT_EXPECT_EQ(During.PagedAllocs - Before.PagedAllocs, 2);
+    KT_EXPECT_EQ(During.PagedUsed - Before.PagedUsed, 100 + 2 * PAGE_SIZE);
+    KT_EXPECT_EQ(During.NonPagedAllocs - Before.NonPagedAllocs, 2);
+    KT_EXPECT_EQ(During.NonPagedUsed - Before.NonPagedUsed, 500);
+    KT_EXPECT_TRUE((((PEXP_POOL_HEADER)Exec - 1)->Flags & EXP_HF_EXECUTE) != 0);
+    KT_EXPECT_TRUE((((PEXP_POOL_HEADER)Nx - 1)->Flags & EXP_HF_EXECUTE) == 0);
+    ExFreePoolWithTag(Paged, Tag);
+    ExFreePoolWithTag(PagedBig, Tag);
+    ExFreePoolWithTag(Nx, Tag);
+    ExFreePoolWithTag(Exec, Tag);
+    After = PtQueryTag(Tag);
+    KT_EXPECT_EQ(After.PagedUsed, Before.PagedUsed);
+    KT_EXPECT_EQ(After.NonPagedUsed, Before.NonPagedUsed);
+    KT_EXPECT_EQ(After.PagedFrees - Before.PagedFrees, 2);
+    KT_EXPECT_EQ(After.NonPagedFrees - Before.NonPagedFrees, 2);
+}
+
+KTEST(ex_pool, executable_pool_runs_code)
+{
+    /* mov eax, 0x2A; ret */
+    static const UCHAR Code[] = { 0xB8, 0x2A, 0x00, 0x00, 0x00, 0xC3 };
+    PUCHAR Small = ExAllocatePool2(POOL_FLAG_NON_PAGED_EXECUTE, sizeof(Code), TEST_TAG);
+    PUCHAR Large = ExAllocatePoolWithTag(NonPagedPool, 2 * PAGE_SIZE, TEST_TAG);
+    ULONG (*Routine)(VOID);
+
+    KT_ASSERT_NOT_NULL(Small);
+    KT_ASSERT_NOT_NULL(Large);
+    memcpy(Small, Code, sizeof(Code));
+    memcpy(Large + PAGE_SIZE, Code, sizeof(Code));
+    Routine = (ULONG(*)(VOID))(ULONG_PTR)Small;
+    KT_EXPECT_EQ(Routine(), 0x2A);
+    Routine = (ULONG(*)(VOID))(ULONG_PTR)(Large + PAGE_SIZE);
+    KT_EXPECT_EQ(Routine(), 0x2A);
+    ExFreePoolWithTag(Small, TEST_TAG);
+    ExFreePoolWithTag(Large, TEST_TAG);
+}
+
+KTEST(ex_pool, allocate_pool2_flag_rules)
+{
+    PVOID Block;
+
+    /* Tag 0, no pool type, two pool types, session pool, an unknown
+     * required flag: NULL. */
+    KT_EXPECT_NULL(ExAllocatePool2(POOL_FLAG_NON_PAGED, 16, 0));
+    KT_EXPECT_NULL(ExAllocatePool2(POOL_FLAG_UNINITIALIZED, 16, TEST_TAG));
+    KT_EXPECT_NULL(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 16, TEST_TAG));
+    KT_EXPECT_NULL(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_SESSION, 16, TEST_TAG));
+    KT_EXPECT_NULL(ExAllocatePool2(POOL_FLAG_NON_PAGED | 0x800, 16, TEST_TAG));
+    /* Unknown optional flags are ignored. */
+    Block = ExAllocatePool2(POOL_FLAG_NON_PAGED | 0x4000000000000000ull, 16, TEST_TAG);
+    KT_EXPECT_NOT_NULL(Block);
+    ExFreePoolWithTag(Block, TEST_TAG);
+    /* Too large for the machine: NULL, not a crash. */
+    KT_EXPECT_NULL(ExAllocatePool2(POOL_FLAG_NON_PAGED, (SIZE_T)1 << 46, TEST_TAG));
+    /* Zero bytes still gives a block that can be freed. */
+    Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 0, TEST_TAG);
+    KT_EXPECT_NOT_NULL(Block);
+    ExFreePoolWithTag(Block, TEST_TAG);
+}
+
+KTEST(ex_pool, allocate_pool3_and_legacy_routines)
+{
+    POOL_EXTENDED_PARAMETER Parameter;
+    SYSTEM_POOLTAG Before = PtQueryTag('enoN'), After;
+    PVOID Block;
+
+    memset(&Parameter, 0, sizeof(Parameter));
+    Parameter.Type = PoolExtendedParameterPriority;
+    Parameter.Priority = HighPoolPriority;
+    Block = ExAllocatePool3(POOL_FLAG_NON_PAGED, 64, TEST_TAG, &Parameter, 1);
+    KT_EXPECT_NOT_NULL(Block);
+    ExFreePool2(Block, TEST_TAG, NULL, 0);
+    Parameter.Type = PoolExtendedParameterSecurePool;
+    KT_EXPECT_NULL(ExAllocatePool3(POOL_FLAG_NON_PAGED, 64, TEST_TAG, &Parameter, 1));
+
+    /* ExAllocatePool charges 'None'. */
+    Block = ExAllocatePool(NonPagedPoolNx, 48);
+    KT_ASSERT_NOT_NULL(Block);
+    KT_EXPECT_EQ(((PEXP_POOL_HEADER)Block - 1)->Tag, 'enoN');
+    After = PtQueryTag('enoN');
+    KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs, 1);
+    ExFreePool(Block);
+    Block = ExAllocatePoolWithTagPriority(NonPagedPoolNx, 48, TEST_TAG, NormalPoolPriority);
+    KT_EXPECT_NOT_NULL(Block);
+    ExFreePoolWithTag(Block, TEST_TAG);
+    Block = ExAllocatePoolQuotaZero(PagedPool, 48, TEST_TAG);
+    KT_ASSERT_NOT_NULL(Block);
+    {
+        BOOLEAN Quota = FALSE;
+        KT_EXPECT_GE(ExQueryPoolBlockSize(Block, &Quota), 48);
+        KT_EXPECT_TRUE(Quota);
+    }
+    ExFreePoolWithTag(Block, TEST_TAG);
+}
+
+KTEST(ex_pool, multi_character_tags_reported)
+{
+    const ULONG Tag = 'lleH'; /* shows as "Hell" */
+    PSYSTEM_POOLTAG_INFORMATION Info;
+    ULONG Needed = 0, Found = 0;
+    PVOID Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 32, Tag);
+
+    KT_ASSERT_NOT_NULL(Block);
+    KT_EXPECT_STATUS(ExQueryPoolTagInformation(NULL, 0, &Needed), STATUS_INFO_LENGTH_MISMATCH);
+    KT_EXPECT_GT(Needed, sizeof(SYSTEM_POOLTAG));
+    Info = ExAllocatePool2(POOL_FLAG_NON_PAGED, Needed + 16 * sizeof(SYSTEM_POOLTAG), TEST_TAG);
+    KT_ASSERT_NOT_NULL(Info);
+    KT_EXPECT_SUCCESS(
+        ExQueryPoolTagInformation(Info, Needed + 16 * sizeof(SYSTEM_POOLTAG), &Needed));
+    for (ULONG i = 0; i < Info->Count; i++) {
+        if (Info->TagInfo[i].TagUlong == Tag) {
+            Found++;
+            KT_EXPECT_EQ(memcmp(Info->TagInfo[i].Tag, "Hell", 4), 0);
+            KT_EXPECT_GE(Info->TagInfo[i].NonPagedUsed, 32);
+        }
+    }
+    KT_EXPECT_EQ(Found, 1);
+    ExFreePoolWithTag(Info, TEST_TAG);
+    ExFreePoolWithTag(Block, Tag);
+}
+
+/* Random sizes from 1 byte to 3 pages, each block filled with a pattern
+ * derived from its slot and checked before it is freed; the tag's counters
+ * must come back to where they were. */
+KTEST(ex_pool, storm_verifies_contents_and_counters)
+{
+    enum { Slots = 256, Rounds = 6000 };
+    static PUCHAR Blocks[Slots];
+    static SIZE_T Sizes[Slots];
+    SYSTEM_POOLTAG Before = PtQueryTag(STORM_TAG), After;
+    SIZE_T PoolPages = ExpPoolPagesInUse();
+    ULONG Seed = 12345, Allocations = 0;
+
+    for (ULONG Round = 0; Round < Rounds; Round++) {
+        ULONG Slot = PtNext(&Seed) % Slots;
+        if (Blocks[Slot] != NULL) {
+            UCHAR Expected = (UCHAR)(Slot * 7 + Sizes[Slot]);
+            KT_EXPECT_TRUE(PtAllBytes(Blocks[Slot], Sizes[Slot], Expected));
+            ExFreePoolWithTag(Blocks[Slot], STORM_TAG);
+            Blocks[Slot] = NULL;
+        } else {
+            ULONG Pick = PtNext(&Seed);
+            SIZE_T Size = (Pick & 7) == 0 ? 1 + Pick % (3 * PAGE_SIZE) : 1 + Pick % 512;
+            POOL_FLAGS Flags = (Pick & 0x100) ? POOL_FLAG_PAGED : POOL_FLAG_NON_PAGED;
+            Blocks[Slot] = ExAllocatePool2(Flags | POOL_FLAG_UNINITIALIZED, Size, STORM_TAG);
+            KT_ASSERT_NOT_NULL(Blocks[Slot]);
+            Sizes[Slot] = Size;
+            memset(Blocks[Slot], (UCHAR)(Slot * 7 + Size), Size);
+            Allocations++;
+        }
+    }
+    for (ULONG Slot = 0; Slot < Slots; Slot++) {
+        if (Blocks[Slot] != NULL) {
+            UCHAR Expected = (UCHAR)(Slot * 7 + Sizes[Slot]);
+            KT_EXPECT_TRUE(PtAllBytes(Blocks[Slot], Sizes[Slot], Expected));
+            ExFreePoolWithTag(Blocks[Slot], STORM_TAG);
+            Blocks[Slot] = NULL;
+        }
+    }
+    After = PtQueryTag(STORM_TAG);
+    KT_EXPECT_EQ((After.PagedAllocs - Before.PagedAllocs) +
+                     (After.NonPagedAllocs - Before.NonPagedAllocs),
+                 Allocations);
+    KT_EXPECT_EQ(After.PagedAllocs - Before.PagedAllocs, After.PagedFrees - Before.PagedFrees);
+    KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs,
+                 After.NonPagedFrees - Before.NonPagedFrees);
+    KT_EXPECT_EQ(After.PagedUsed, Before.PagedUsed);
+    KT_EXPECT_EQ(After.NonPagedUsed, Before.NonPagedUsed);
+    /* Small-block pages are cached, bounded by what the storm held. */
+    KT_EXPECT_LE(ExpPoolPagesInUse() - PoolPages, 256);
+}
+
+/* ---- SLISTs ------------------------------------------------------------ */
+
+KTEST(ex_slist, push_pop_flush_depth)
+{
+    static SLIST_ENTRY Entries[5];
+    SLIST_HEADER Head;
+    PSLIST_ENTRY Entry;
+
+    InitializeSListHead(&Head);
+    KT_EXPECT_EQ(ExQueryDepthSList(&Head), 0);
+    KT_EXPECT_NULL(InterlockedPopEntrySList(&Head));
+    for (ULONG i = 0; i < 5; i++) {
+        Entry = InterlockedPushEntrySList(&Head, &Entries[i]);
+        KT_EXPECT_EQ(Entry, i == 0 ? NULL : &Entries[i - 1]);
+    }
+    KT_EXPECT_EQ(QueryDepthSList(&Head), 5);
+    /* Last in, first out. */
+    KT_EXPECT_EQ(InterlockedPopEntrySList(&Head), &Entries[4]);
+    KT_EXPECT_EQ(InterlockedPopEntrySList(&Head), &Entries[3]);
+    KT_EXPECT_EQ(ExQueryDepthSList(&Head), 3);
+    Entry = InterlockedFlushSList(&Head);
+    KT_EXPECT_EQ(Entry, &Entries[2]);
+    KT_EXPECT_EQ(Entry->Next, &Entries[1]);
+    KT_EXPECT_EQ(Entry->Next->Next, &Entries[0]);
+    KT_EXPECT_NULL(Entry->Next->Next->Next);
+    KT_EXPECT_EQ(ExQueryDepthSList(&Head), 0);
+    KT_EXPECT_NULL(InterlockedPopEntrySList(&Head));
+    KT_EXPECT_NULL(InterlockedFlushSList(&Head));
+    /* The sequence number moves on every change (the ABA guard). */
+    {
+        ULONG64 Sequence = Head.HeaderX64.Sequence;
+        InterlockedPushEntrySList(&Head, &Entries[0]);
+        InterlockedPopEntrySList(&Head);
+        KT_EXPECT_EQ(Head.HeaderX64.Sequence, Sequence + 2);
+    }
+}
+
+KTEST(ex_slist, kernel_addresses_round_trip)
+{
+    /* Pool blocks live in the kernel's upper half on bare metal: the header
+     * keeps the whole address. */
+    PSLIST_ENTRY Entry = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(SLIST_ENTRY), TEST_TAG);
+    SLIST_HEADER Head;
+
+    KT_ASSERT_NOT_NULL(Entry);
+    InitializeSListHead(&Head);
+    InterlockedPushEntrySList(&Head, Entry);
+    KT_EXPECT_EQ(InterlockedPopEntrySList(&Head), Entry);
+    ExFreePoolWithTag(Entry, TEST_TAG);
+}

@@ -1,0 +1,379 @@
+/*
+ * poolbig.c - pool blocks made of whole pages: blocks of a page or more
+ * (page aligned, no header, as NT's "big pages") and special pool blocks
+ * (each at the end of its own page, the memory manager's unmapped guard
+ * page right after it). Both are recorded in one table keyed by page
+ * address (open addressing, linear probing, deletion by backward shift,
+ * grown by doubling) under a spin lock; the table gives a freed address
+ * its tag, size and kind, and tells the page-fault path that an address is
+ * the guard page after a special pool block.
+ */
+#include "poolp.h"
+
+#define EXP_BIG_MIN_CAPACITY 256
+
+static PEXP_BIG_ENTRY ExpBigTable;
+static SIZE_T ExpBigCapacity; /* a power of two, or 0 before the first use */
+static SIZE_T ExpBigCount;
+static KI_LOCK ExpBigLock;
+
+static inline SIZE_T ExpBigHash(ULONG_PTR Va, SIZE_T Capacity)
+{
+    return (SIZE_T)(((Va >> PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >> 20) & (Capacity - 1);
+}
+
+/* Slot of Va, or the empty slot where it would go. Caller holds the lock
+ * (or owns the table). */
+static SIZE_T ExpBigProbe(PEXP_BIG_ENTRY Table, SIZE_T Capacity, ULONG_PTR Va)
+{
+    SIZE_T Slot = ExpBigHash(Va, Capacity);
+
+    while (Table[Slot].Va != 0 && Table[Slot].Va != Va) {
+        Slot = (Slot + 1) & (Capacity - 1);
+    }
+    return Slot;
+}
+
+static SIZE_T ExpBigTablePages(SIZE_T Capacity)
+{
+    return BYTES_TO_PAGES(Capacity * sizeof(EXP_BIG_ENTRY));
+}
+
+/* Makes room for one more entry (the table stays at most half full).
+ * Allocates outside the lock; FALSE when no memory is left. */
+static BOOLEAN ExpBigReserve(VOID)
+{
+    for (;;) {
+        KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
+        SIZE_T Capacity = ExpBigCapacity;
+        PEXP_BIG_ENTRY Old = ExpBigTable, New;
+        SIZE_T NewCapacity;
+
+        if ((ExpBigCount + 1) * 2 <= Capacity) {
+            KiReleaseLock(&ExpBigLock, OldIrql);
+            return TRUE;
+        }
+        KiReleaseLock(&ExpBigLock, OldIrql);
+
+        NewCapacity = Capacity == 0 ? EXP_BIG_MIN_CAPACITY : Capacity * 2;
+        New = MiAllocateKernelPages(ExpBigTablePages(NewCapacity));
+        if (New == NULL) {
+            return FALSE;
+        }
+        OldIrql = KiAcquireLock(&ExpBigLock);
+        if (ExpBigCapacity != Capacity) {
+            /* Someone else grew it meanwhile. */
+            KiReleaseLock(&ExpBigLock, OldIrql);
+            MiFreeKernelPages(New, ExpBigTablePages(NewCapacity));
+            continue;
+        }
+        for (SIZE_T i = 0; i < Capacity; i++) {
+            if (Old[i].Va != 0) {
+                New[ExpBigProbe(New, NewCapacity, Old[i].Va)] = Old[i];
+            }
+        }
+        ExpBigTable = New;
+        ExpBigCapacity = NewCapacity;
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        if (Old != NULL) {
+            MiFreeKernelPages(Old, ExpBigTablePages(Capacity));
+        }
+    }
+}
+
+static BOOLEAN ExpBigInsert(const EXP_BIG_ENTRY *Entry)
+{
+    KIRQL OldIrql;
+
+    if (!ExpBigReserve()) {
+        return FALSE;
+    }
+    OldIrql = KiAcquireLock(&ExpBigLock);
+    if ((ExpBigCount + 1) * 2 > ExpBigCapacity) {
+        /* Filled up by others between the reserve and now. */
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        return ExpBigInsert(Entry);
+    }
+    ExpBigTable[ExpBigProbe(ExpBigTable, ExpBigCapacity, Entry->Va)] = *Entry;
+    ExpBigCount++;
+    KiReleaseLock(&ExpBigLock, OldIrql);
+    return TRUE;
+}
+
+/* Removes Va's entry into *Entry; FALSE when there is none. */
+static BOOLEAN ExpBigRemove(ULONG_PTR Va, PEXP_BIG_ENTRY Entry)
+{
+    KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
+    SIZE_T Mask, Hole, Next;
+
+    if (ExpBigCapacity == 0) {
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        return FALSE;
+    }
+    Mask = ExpBigCapacity - 1;
+    Hole = ExpBigProbe(ExpBigTable, ExpBigCapacity, Va);
+    if (ExpBigTable[Hole].Va == 0) {
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        return FALSE;
+    }
+    *Entry = ExpBigTable[Hole];
+    /* Backward shift: pull later entries of the probe run into the hole
+     * when their home slot is not between the hole and them. */
+    for (Next = (Hole + 1) & Mask; ExpBigTable[Next].Va != 0; Next = (Next + 1) & Mask) {
+        SIZE_T Home = ExpBigHash(ExpBigTable[Next].Va, ExpBigCapacity);
+        if (((Next - Home) & Mask) >= ((Next - Hole) & Mask)) {
+            ExpBigTable[Hole] = ExpBigTable[Next];
+            Hole = Next;
+        }
+    }
+    ExpBigTable[Hole].Va = 0;
+    ExpBigCount--;
+    KiReleaseLock(&ExpBigLock, OldIrql);
+    return TRUE;
+}
+
+static BOOLEAN ExpBigFind(ULONG_PTR Va, PEXP_BIG_ENTRY Entry)
+{
+    KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
+    BOOLEAN Found = FALSE;
+
+    if (ExpBigCapacity != 0) {
+        SIZE_T Slot = ExpBigProbe(ExpBigTable, ExpBigCapacity, Va);
+        if (ExpBigTable[Slot].Va != 0) {
+            *Entry = ExpBigTable[Slot];
+            Found = TRUE;
+        }
+    }
+    KiReleaseLock(&ExpBigLock, OldIrql);
+    return Found;
+}
+
+PUCHAR ExpFindGuardDamage(PUCHAR Start, PUCHAR End)
+{
+    for (PUCHAR Byte = Start; Byte < End; Byte++) {
+        if (*Byte != EXP_GUARD_BYTE) {
+            return Byte;
+        }
+    }
+    return NULL;
+}
+
+static BOOLEAN ExpMakeExecutable(PVOID Base, SIZE_T Pages, UCHAR Flags)
+{
+    return !(Flags & EXP_HF_EXECUTE) ||
+           NT_SUCCESS(MiProtectKernelPages(Base, Pages, PAGE_EXECUTE_READWRITE));
+}
+
+/* ---- Big pages --------------------------------------------------------- */
+
+PVOID ExpAllocateBigPages(SIZE_T Size, ULONG Tag, UCHAR Flags)
+{
+    SIZE_T Pages = BYTES_TO_PAGES(Size);
+    EXP_BIG_ENTRY Entry;
+    PUCHAR Block;
+
+    Block = MiAllocateKernelPages(Pages);
+    if (Block == NULL) {
+        return NULL;
+    }
+    if (!ExpMakeExecutable(Block, Pages, Flags)) {
+        MiFreeKernelPages(Block, Pages);
+        return NULL;
+    }
+    Entry.Va = (ULONG_PTR)Block;
+    Entry.Tag = Tag;
+    Entry.Flags = Flags;
+    Entry.Special = FALSE;
+    Entry.Reserved = 0;
+    Entry.Size = Size;
+    Entry.Pages = Pages;
+    if (!ExpBigInsert(&Entry)) {
+        MiFreeKernelPages(Block, Pages);
+        return NULL;
+    }
+    if (Flags & EXP_HF_GUARDED) {
+        memset(Block + Size, EXP_GUARD_BYTE, Pages * PAGE_SIZE - Size);
+    }
+    return Block;
+}
+
+VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller)
+{
+    EXP_BIG_ENTRY Entry;
+    BOOLEAN Paged;
+    PUCHAR Damage;
+
+    if (!ExpBigFind((ULONG_PTR)Block, &Entry) || Entry.Special) {
+        ExpPoolViolation(BAD_POOL_HEADER, 0x22, (ULONG_PTR)Block, 0, 0, 0,
+                         "free of a page-aligned address the pool does not track "
+                         "(double free or never allocated)");
+        return;
+    }
+    Paged = (Entry.Flags & EXP_HF_PAGED) != 0;
+    if (Tag != 0 && (Tag & ~EXP_PROTECTED_POOL) != (Entry.Tag & ~EXP_PROTECTED_POOL)) {
+        ExpPoolViolation(BAD_POOL_CALLER, 0xA, (ULONG_PTR)Block, Entry.Tag, Tag, Entry.Tag,
+                         "free with the wrong tag");
+        return;
+    }
+    if (Paged && Irql > APC_LEVEL) {
+        ExpPoolViolation(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Block, Irql, 1, (ULONG_PTR)Caller,
+                         Entry.Tag, "paged pool freed above APC_LEVEL");
+        return;
+    }
+    if (Irql > DISPATCH_LEVEL) {
+        ExpPoolViolation(BAD_POOL_CALLER, 0x9, Irql, Paged ? PagedPool : NonPagedPool,
+                         (ULONG_PTR)Block, Entry.Tag, "pool freed above DISPATCH_LEVEL");
+        return;
+    }
+    if (Entry.Flags & EXP_HF_GUARDED) {
+        Damage =
+            ExpFindGuardDamage((PUCHAR)Block + Entry.Size, (PUCHAR)Block + Entry.Pages * PAGE_SIZE);
+        if (Damage != NULL) {
+            ExpPoolViolation(BAD_POOL_HEADER, 0x21, (ULONG_PTR)Block, Entry.Size,
+                             *(PULONG64)((ULONG_PTR)Damage & ~(ULONG_PTR)7), Entry.Tag,
+                             "buffer overrun: the bytes after the block were written");
+            return;
+        }
+    }
+    if (!ExpBigRemove((ULONG_PTR)Block, &Entry)) {
+        /* Freed by someone else since the lookup. */
+        ExpPoolViolation(BAD_POOL_HEADER, 0x22, (ULONG_PTR)Block, 0, 0, 0,
+                         "free of a page-aligned address the pool does not track "
+                         "(double free or never allocated)");
+        return;
+    }
+    ExpReturnPoolTag(Entry.Tag, Paged, Entry.Size);
+    if (Entry.Flags & EXP_HF_EXECUTE) {
+        MiProtectKernelPages(Block, Entry.Pages, PAGE_READWRITE);
+    }
+    MiFreeKernelPages(Block, Entry.Pages);
+}
+
+SIZE_T ExpQueryBigPagesSize(PVOID Block, PBOOLEAN Quota)
+{
+    EXP_BIG_ENTRY Entry;
+
+    if (!ExpBigFind((ULONG_PTR)Block, &Entry) || Entry.Special) {
+        return 0;
+    }
+    *Quota = (Entry.Flags & EXP_HF_QUOTA) != 0;
+    return (Entry.Flags & EXP_HF_GUARDED) ? Entry.Size : Entry.Pages * PAGE_SIZE;
+}
+
+/* ---- Special pool ------------------------------------------------------ */
+
+PVOID ExpAllocateSpecialPool(SIZE_T Size, ULONG Tag, UCHAR Flags)
+{
+    SIZE_T Rounded = ALIGN_UP_BY(Size, EXP_HEADER_SIZE);
+    PEXP_POOL_HEADER Header;
+    EXP_BIG_ENTRY Entry;
+    PUCHAR Page, User;
+
+    if (Rounded + EXP_HEADER_SIZE > PAGE_SIZE) {
+        return NULL;
+    }
+    Page = MiAllocateKernelPages(1);
+    if (Page == NULL) {
+        return NULL;
+    }
+    if (!ExpMakeExecutable(Page, 1, Flags)) {
+        MiFreeKernelPages(Page, 1);
+        return NULL;
+    }
+    User = Page + PAGE_SIZE - Rounded;
+    Header = (PEXP_POOL_HEADER)User - 1;
+    /* Pattern before the header and in the slack after the block: checked
+     * when the block is freed. */
+    memset(Page, EXP_GUARD_BYTE, (PUCHAR)Header - Page);
+    memset(User + Size, EXP_GUARD_BYTE, Rounded - Size);
+    Header->Class = EXP_CLASS_SPECIAL;
+    Header->Flags = Flags;
+    Header->State = EXP_STATE_BUSY;
+    Header->Tag = Tag;
+    Header->Size = (ULONG)Size;
+    ExpSealHeader(Header);
+
+    Entry.Va = (ULONG_PTR)Page;
+    Entry.Tag = Tag;
+    Entry.Flags = Flags;
+    Entry.Special = TRUE;
+    Entry.Reserved = 0;
+    Entry.Size = Size;
+    Entry.Pages = 1;
+    if (!ExpBigInsert(&Entry)) {
+        MiFreeKernelPages(Page, 1);
+        return NULL;
+    }
+    ExpMarkPoolPages((ULONG_PTR)Page, 1, TRUE);
+    return User;
+}
+
+VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header, ULONG Tag)
+{
+    PUCHAR User = (PUCHAR)(Header + 1);
+    PUCHAR Page = PAGE_ALIGN(Header);
+    PUCHAR Damage;
+    EXP_BIG_ENTRY Entry;
+
+    UNREFERENCED_PARAMETER(Tag);
+    if (!ExpBigFind((ULONG_PTR)Page, &Entry) || !Entry.Special || Entry.Size != Header->Size) {
+        ExpPoolViolation(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)User, 0, 0, 0x20,
+                         Header->Tag, "special pool free of a block it did not allocate");
+        return;
+    }
+    Damage = ExpFindGuardDamage(User + Header->Size, Page + PAGE_SIZE);
+    if (Damage == NULL) {
+        Damage = ExpFindGuardDamage(Page, (PUCHAR)Header);
+    }
+    if (Damage != NULL) {
+        ExpPoolViolation(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)User,
+                         (ULONG_PTR)Damage, 0, Damage > User ? 0x24 : 0x23, Header->Tag,
+                         "special pool: bytes next to the block were written");
+        return;
+    }
+    if (!ExpBigRemove((ULONG_PTR)Page, &Entry)) {
+        ExpPoolViolation(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)User, 0, 0, 0x20,
+                         Header->Tag, "special pool free of a block it did not allocate");
+        return;
+    }
+    ExpReturnPoolTag(Entry.Tag, (Entry.Flags & EXP_HF_PAGED) != 0, Entry.Size);
+    ExpMarkPoolPages((ULONG_PTR)Page, 1, FALSE);
+    if (Entry.Flags & EXP_HF_EXECUTE) {
+        MiProtectKernelPages(Page, 1, PAGE_READWRITE);
+    }
+    MiFreeKernelPages(Page, 1);
+}
+
+BOOLEAN ExpIsSpecialPoolGuardAddress(ULONG_PTR Address, PULONG Tag)
+{
+    ULONG_PTR Page = (Address & ~(ULONG_PTR)(PAGE_SIZE - 1)) - PAGE_SIZE;
+    BOOLEAN Found = FALSE;
+
+    /* Called from the page-fault path too: only try the lock (the fault
+     * may have happened with it held), and give up if it is busy. */
+    if (__atomic_exchange_n(&ExpBigLock, 1, __ATOMIC_ACQUIRE) != 0) {
+        return FALSE;
+    }
+    if (ExpBigCapacity != 0) {
+        SIZE_T Slot = ExpBigProbe(ExpBigTable, ExpBigCapacity, Page);
+        if (ExpBigTable[Slot].Va == Page && ExpBigTable[Slot].Special) {
+            *Tag = ExpBigTable[Slot].Tag;
+            Found = TRUE;
+        }
+    }
+    __atomic_store_n(&ExpBigLock, 0, __ATOMIC_RELEASE);
+    return Found;
+}
+
+VOID ExpCheckSpecialPoolFault(ULONG_PTR FaultAddress, BOOLEAN Write, PKTRAP_FRAME TrapFrame)
+{
+    ULONG Tag;
+    CHAR Text[5];
+
+    if (ExpIsSpecialPoolGuardAddress(FaultAddress, &Tag)) {
+        ExpFormatTag(Tag, Text);
+        DbgPrint("pool: special pool: access beyond the end of the block (tag '%s')\n", Text);
+        KiBugCheckTrap(PAGE_FAULT_BEYOND_END_OF_ALLOCATION, FaultAddress, Write,
+                       (ULONG_PTR)TrapFrame->Rip, 0, TrapFrame);
+    }
+}

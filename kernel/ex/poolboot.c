@@ -1,0 +1,87 @@
+/*
+ * poolboot.c - the pool's boot-time setup and boot options: the processor
+ * check for the interlocked lists (cmpxchg16b, CPUID.1:ECX.CX16),
+ * "specialpool=TAG" (special pool for one tag, as Driver Verifier's
+ * PoolTag setting), and "pooltest=KIND", deliberate misuse that must end
+ * in the right stop screen (the end-to-end tests of build/keel/testing.py).
+ */
+#include "poolp.h"
+
+static BOOLEAN ExpProcessorHasCmpxchg16b(VOID)
+{
+    ULONG Eax = 1, Ebx, Ecx = 0, Edx;
+
+    __asm__ volatile("cpuid" : "+a"(Eax), "=b"(Ebx), "+c"(Ecx), "=d"(Edx));
+    return (Ecx & (1u << 13)) != 0;
+}
+
+/* "Tst1" on the command line is the tag a driver writes '1tsT' (the
+ * characters in memory order, as poolmon shows them); shorter names are
+ * padded with spaces. */
+static ULONG ExpParseTag(PCSTR Value, SIZE_T Length)
+{
+    ULONG Tag = 0;
+
+    for (ULONG i = 0; i < 4; i++) {
+        UCHAR c = i < Length ? (UCHAR)Value[i] : ' ';
+        Tag |= (ULONG)c << (8 * i);
+    }
+    return Tag;
+}
+
+static BOOLEAN ExpOptionIs(PCSTR Value, SIZE_T Length, PCSTR Name)
+{
+    return Length == strlen(Name) && memcmp(Value, Name, Length) == 0;
+}
+
+VOID ExpRunPoolTestOption(PCSTR CommandLine)
+{
+    const ULONG Tag = 'tlbD'; /* "Dblt" */
+    PCSTR Value;
+    SIZE_T Length;
+    PUCHAR Block;
+
+    if (CommandLine == NULL ||
+        !KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "pooltest", &Value, &Length)) {
+        return;
+    }
+    DbgPrint("pool: pooltest=%.*s\n", (int)Length, Value);
+    if (ExpOptionIs(Value, Length, "doublefree")) {
+        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, Tag);
+        ExFreePoolWithTag(Block, Tag);
+        ExFreePoolWithTag(Block, Tag);
+    } else if (ExpOptionIs(Value, Length, "badtag")) {
+        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, Tag);
+        ExFreePoolWithTag(Block, 'gaTX');
+    } else if (ExpOptionIs(Value, Length, "overrun")) {
+        ExpSetPoolVerification(TRUE);
+        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 40, Tag);
+        Block[40] = 0;
+        ExFreePoolWithTag(Block, Tag);
+    } else if (ExpOptionIs(Value, Length, "specialpool")) {
+        ExpSetSpecialPoolTag(Tag);
+        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 48, Tag);
+        ((volatile UCHAR *)Block)[48] = 0;
+    }
+    DbgPrint("pool: pooltest=%.*s was not caught\n", (int)Length, Value);
+}
+
+VOID ExpInitializePool(PCSTR CommandLine)
+{
+    PCSTR Value;
+    SIZE_T Length;
+
+    if (!ExpProcessorHasCmpxchg16b()) {
+        DbgPrint("pool: the processor lacks cmpxchg16b (CPUID.1:ECX.CX16)\n");
+        KeBugCheckEx(UNSUPPORTED_PROCESSOR, 0x16, 0, 0, 0);
+    }
+    if (CommandLine != NULL &&
+        KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "specialpool", &Value, &Length) &&
+        Length != 0) {
+        CHAR Text[5];
+        ExpSetSpecialPoolTag(ExpParseTag(Value, Length));
+        ExpFormatTag(ExpQuerySpecialPoolTag(), Text);
+        DbgPrint("pool: special pool for tag '%s'\n", Text);
+    }
+    ExpRunPoolTestOption(CommandLine);
+}

@@ -1,0 +1,170 @@
+/*
+ * pooltag.c - per-tag pool accounting (what poolmon shows: allocations,
+ * frees and bytes in use, paged and nonpaged) and its query routines.
+ *
+ * A global table maps each tag to a slot (open addressing; a slot is
+ * claimed once with a compare-exchange and never released, so lookups take
+ * no lock). The counters live per processor: each processor updates only
+ * its own array (with relaxed atomic adds, so a thread that migrates
+ * mid-update stays correct), and a query sums all of them. A processor's
+ * array is allocated on its first pool use; until then, or if that fails,
+ * it uses a shared array.
+ */
+#include "poolp.h"
+
+#define EXP_TAG_SLOTS    1024 /* a power of two */
+#define EXP_TAG_OVERFLOW EXP_TAG_SLOTS
+#define EXP_OVERFLOW_TAG 'lfvO'
+
+typedef struct _EXP_TAG_COUNTERS {
+    LONGLONG Allocs[2]; /* [0] nonpaged, [1] paged */
+    LONGLONG Frees[2];
+    LONGLONG Bytes[2];
+} EXP_TAG_COUNTERS, *PEXP_TAG_COUNTERS;
+
+#define EXP_TAG_COUNTER_PAGES BYTES_TO_PAGES((EXP_TAG_SLOTS + 1) * sizeof(EXP_TAG_COUNTERS))
+
+static ULONG ExpTagKeys[EXP_TAG_SLOTS];
+static PEXP_TAG_COUNTERS ExpTagCounters[MAXIMUM_PROCESSORS];
+static EXP_TAG_COUNTERS ExpSharedTagCounters[EXP_TAG_SLOTS + 1];
+static volatile LONG ExpTagCountersBusy[MAXIMUM_PROCESSORS];
+
+static ULONG ExpTagSlot(ULONG Tag)
+{
+    ULONG Slot = (Tag * 0x9E3779B1u) >> 22;
+
+    if (Tag == 0) {
+        return EXP_TAG_OVERFLOW;
+    }
+    for (ULONG Probe = 0; Probe < EXP_TAG_SLOTS; Probe++) {
+        ULONG Key = __atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_ACQUIRE);
+        if (Key == Tag) {
+            return Slot;
+        }
+        if (Key == 0) {
+            ULONG Expected = 0;
+            if (__atomic_compare_exchange_n(&ExpTagKeys[Slot], &Expected, Tag, FALSE,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+                Expected == Tag) {
+                return Slot;
+            }
+        }
+        Slot = (Slot + 1) & (EXP_TAG_SLOTS - 1);
+    }
+    return EXP_TAG_OVERFLOW;
+}
+
+/* This processor's counters (allocated on first use). */
+static PEXP_TAG_COUNTERS ExpProcessorCounters(VOID)
+{
+    ULONG Number = KeGetCurrentPrcb()->Number & (MAXIMUM_PROCESSORS - 1);
+    PEXP_TAG_COUNTERS Counters = __atomic_load_n(&ExpTagCounters[Number], __ATOMIC_ACQUIRE);
+
+    if (Counters != NULL) {
+        return Counters;
+    }
+    /* One allocation attempt at a time per processor; the rest use the
+     * shared array meanwhile. */
+    if (__atomic_exchange_n(&ExpTagCountersBusy[Number], 1, __ATOMIC_ACQUIRE) != 0) {
+        return ExpSharedTagCounters;
+    }
+    Counters = MiAllocateKernelPages(EXP_TAG_COUNTER_PAGES);
+    if (Counters != NULL) {
+        __atomic_store_n(&ExpTagCounters[Number], Counters, __ATOMIC_RELEASE);
+        return Counters;
+    }
+    __atomic_store_n(&ExpTagCountersBusy[Number], 0, __ATOMIC_RELEASE);
+    return ExpSharedTagCounters;
+}
+
+VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
+{
+    PEXP_TAG_COUNTERS Counter = &ExpProcessorCounters()[ExpTagSlot(Tag)];
+
+    __atomic_fetch_add(&Counter->Allocs[Paged], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&Counter->Bytes[Paged], (LONGLONG)Bytes, __ATOMIC_RELAXED);
+}
+
+VOID ExpReturnPoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
+{
+    PEXP_TAG_COUNTERS Counter = &ExpProcessorCounters()[ExpTagSlot(Tag)];
+
+    __atomic_fetch_add(&Counter->Frees[Paged], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&Counter->Bytes[Paged], (LONGLONG)Bytes, __ATOMIC_RELAXED);
+}
+
+/* Sums one slot over every processor's counters. */
+static VOID ExpSumSlot(ULONG Slot, ULONG Tag, PSYSTEM_POOLTAG Info)
+{
+    LONGLONG Allocs[2] = { 0, 0 }, Frees[2] = { 0, 0 }, Bytes[2] = { 0, 0 };
+
+    for (ULONG p = 0; p <= MAXIMUM_PROCESSORS; p++) {
+        PEXP_TAG_COUNTERS Counters = p == MAXIMUM_PROCESSORS
+                                         ? ExpSharedTagCounters
+                                         : __atomic_load_n(&ExpTagCounters[p], __ATOMIC_ACQUIRE);
+        if (Counters == NULL) {
+            continue;
+        }
+        for (ULONG k = 0; k < 2; k++) {
+            Allocs[k] += __atomic_load_n(&Counters[Slot].Allocs[k], __ATOMIC_RELAXED);
+            Frees[k] += __atomic_load_n(&Counters[Slot].Frees[k], __ATOMIC_RELAXED);
+            Bytes[k] += __atomic_load_n(&Counters[Slot].Bytes[k], __ATOMIC_RELAXED);
+        }
+    }
+    Info->TagUlong = Tag;
+    Info->NonPagedAllocs = (ULONG)Allocs[0];
+    Info->NonPagedFrees = (ULONG)Frees[0];
+    Info->NonPagedUsed = (SIZE_T)Bytes[0];
+    Info->PagedAllocs = (ULONG)Allocs[1];
+    Info->PagedFrees = (ULONG)Frees[1];
+    Info->PagedUsed = (SIZE_T)Bytes[1];
+}
+
+BOOLEAN ExpQueryPoolTag(ULONG Tag, PSYSTEM_POOLTAG Info)
+{
+    ULONG Slot = (Tag * 0x9E3779B1u) >> 22;
+
+    for (ULONG Probe = 0; Tag != 0 && Probe < EXP_TAG_SLOTS; Probe++) {
+        ULONG Key = __atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_ACQUIRE);
+        if (Key == 0) {
+            break;
+        }
+        if (Key == Tag) {
+            ExpSumSlot(Slot, Tag, Info);
+            return TRUE;
+        }
+        Slot = (Slot + 1) & (EXP_TAG_SLOTS - 1);
+    }
+    return FALSE;
+}
+
+NTSTATUS ExQueryPoolTagInformation(PSYSTEM_POOLTAG_INFORMATION Buffer, ULONG Length,
+                                   PULONG ReturnLength)
+{
+    ULONG Count = 0, Stored = 0;
+    ULONG Needed;
+
+    for (ULONG Slot = 0; Slot < EXP_TAG_SLOTS; Slot++) {
+        if (__atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_ACQUIRE) != 0) {
+            Count++;
+        }
+    }
+    Count++; /* the overflow bucket */
+    Needed =
+        (ULONG)(FIELD_OFFSET(SYSTEM_POOLTAG_INFORMATION, TagInfo) + Count * sizeof(SYSTEM_POOLTAG));
+    if (ReturnLength != NULL) {
+        *ReturnLength = Needed;
+    }
+    if (Buffer == NULL || Length < Needed) {
+        return STATUS_INFO_LENGTH_MISMATCH;
+    }
+    for (ULONG Slot = 0; Slot < EXP_TAG_SLOTS && Stored < Count - 1; Slot++) {
+        ULONG Key = __atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_ACQUIRE);
+        if (Key != 0) {
+            ExpSumSlot(Slot, Key, &Buffer->TagInfo[Stored++]);
+        }
+    }
+    ExpSumSlot(EXP_TAG_OVERFLOW, EXP_OVERFLOW_TAG, &Buffer->TagInfo[Stored++]);
+    Buffer->Count = Stored;
+    return STATUS_SUCCESS;
+}

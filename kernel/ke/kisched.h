@@ -1,0 +1,117 @@
+/*
+ * kisched.h - private interface between the files of the dispatcher and
+ * scheduler (kernel/ke): the dispatcher lock, ready queues, the wait
+ * machinery and the timer list. See docs/scheduler.md for the locking
+ * design and the invariants.
+ */
+#ifndef _KISCHED_
+#define _KISCHED_
+
+#include <ntddk.h>
+#include <arch.h>
+#include <ke.h>
+
+/* ---- The dispatcher lock (spinlock.c) ---- */
+
+/* One spin lock, taken at DISPATCH_LEVEL, guards every dispatcher object
+ * (signal state, wait lists), every thread's scheduling state, all ready
+ * queues, NextThread/CurrentThread of every PRCB, the timer list and the
+ * reaper list. It is handed across a context switch: the thread that
+ * switches away holds it, the thread that resumes releases it. */
+extern KSPIN_LOCK KiDispatcherLock;
+KIRQL KiAcquireDispatcherLock(VOID);
+VOID KiReleaseDispatcherLock(KIRQL OldIrql);
+VOID KiAcquireDispatcherLockAtDpcLevel(VOID);
+VOID KiReleaseDispatcherLockFromDpcLevel(VOID);
+BOOLEAN KiDispatcherLockHeld(VOID);
+/* The raw spin loop shared by every lock (no IRQL change). */
+VOID KiAcquireSpinLockRaw(PKSPIN_LOCK SpinLock);
+VOID KiReleaseSpinLockRaw(PKSPIN_LOCK SpinLock);
+
+/* Processors whose current thread is their idle thread and who have no
+ * NextThread (dispatcher lock). */
+extern volatile KAFFINITY KiIdleSummary;
+/* Threads in all ready queues (dispatcher lock; read racily as a hint). */
+extern volatile LONG KiReadyCount;
+
+/* ---- Scheduling (sched.c); dispatcher lock held ---- */
+
+/* Makes Thread (not running) ready: hands it to an idle processor, preempts
+ * a lower-priority thread (locally or by IPI) or queues it. */
+VOID KiReadyThread(PKTHREAD Thread);
+/* Switches the current thread (whose State the caller already set:
+ * Waiting, Terminated, Ready) to the best next thread of this processor.
+ * Returns in the caller's thread, later, with the dispatcher lock released
+ * and IRQL still DISPATCH_LEVEL; the result is Thread->WaitStatus. */
+NTSTATUS KiSwapThread(PKTHREAD Thread, PKPRCB Prcb);
+/* Changes a thread's current priority, requeueing or preempting. */
+VOID KiSetPriorityThread(PKTHREAD Thread, SCHAR Priority);
+/* Moves the current thread to a processor of its (new) affinity when it
+ * is not on one. */
+VOID KiCheckAffinityCurrentThread(PKTHREAD Thread, PKPRCB Prcb);
+/* Releases the dispatcher lock taken across a switch (thread.c startup). */
+VOID KiCompleteSwitch(VOID);
+
+/* ---- Waits (wait.c); dispatcher lock held ---- */
+
+/* Wakes the waiters Object can satisfy now. */
+VOID KiWaitTest(PVOID Object, KPRIORITY Increment);
+/* Ends Thread's wait with Status, boosting it by Increment. */
+VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status, KPRIORITY Increment);
+/* Common body of every wait: Count objects (0 for a plain delay). */
+NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason,
+                          KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Timeout,
+                          PKWAIT_BLOCK WaitBlockArray);
+/* Leaves the dispatcher lock held at DISPATCH_LEVEL for the caller's next
+ * wait (the Wait argument of KeSetEvent and friends). */
+VOID KiHoldForWaitNext(KIRQL OldIrql);
+VOID KiExitDispatcher(KIRQL OldIrql, BOOLEAN Wait);
+
+/* ---- Mutants (mutant.c); dispatcher lock held ---- */
+VOID KiAbandonOwnedMutants(PKTHREAD Thread);
+
+/* ---- Timers (timer.c); dispatcher lock held ---- */
+
+/* Interrupt time of the earliest timer (MAXULONG64 when none); read by the
+ * clock interrupt without the lock. */
+extern volatile ULONG64 KiNextTimerDueTime;
+/* Converts a KeSetTimer / wait DueTime to absolute interrupt time. */
+ULONG64 KiDueTimeToInterruptTime(LONGLONG DueTime);
+/* Inserts Timer to expire at DueTime (interrupt time); FALSE when that is
+ * already past (the caller signals it). */
+BOOLEAN KiInsertTimer(PKTIMER Timer, ULONG64 DueTime);
+VOID KiRemoveTimer(PKTIMER Timer);
+/* Expires due timers (DISPATCH_LEVEL, lock not held). */
+VOID KiTimerExpiration(VOID);
+
+/* ---- DPCs (dpc.c) ---- */
+VOID KiRetireDpcList(PKPRCB Prcb);
+
+/* ---- Threads (thread.c) ---- */
+/* Terminated threads whose stacks the reaper frees. */
+extern LIST_ENTRY KiReaperListHead;
+/* Threads taken off the reaper list whose stack is still being freed. */
+extern volatile LONG KiReapsInProgress;
+VOID KiInitializeDispatcherHeader(PDISPATCHER_HEADER Header, UCHAR Type, UCHAR Size,
+                                  LONG SignalState);
+/* An exception that would be raised (no SEH yet): the unhandled-exception
+ * stop code with the status. */
+DECLSPEC_NORETURN VOID KiRaiseStatus(NTSTATUS Status);
+
+/* The running thread, read with interrupts off so that the thread cannot
+ * be switched between finding its PRCB and reading it. */
+FORCEINLINE PKTHREAD KiCurrentThread(VOID)
+{
+    BOOLEAN Enabled = KiDisableInterrupts();
+    PKTHREAD Thread = KeGetCurrentPrcb()->CurrentThread;
+    KiRestoreInterrupts(Enabled);
+    return Thread;
+}
+
+FORCEINLINE KAFFINITY KiProcessorSet(VOID)
+{
+    KAFFINITY Active = __atomic_load_n(&KeActiveProcessors, __ATOMIC_ACQUIRE);
+    return Active != 0 ? Active : (KAFFINITY)1 << KeGetCurrentPrcb()->Number;
+}
+
+#endif /* _KISCHED_ */

@@ -1,0 +1,321 @@
+/*
+ * wait.c - waiting on dispatcher objects: KeWaitForSingleObject,
+ * KeWaitForMultipleObjects (WaitAny / WaitAll, relative and absolute
+ * timeouts, zero timeout, alertable waits) and KeDelayExecutionThread, and
+ * the other half, KiWaitTest / KiUnwaitThread, which signaling routines
+ * call to satisfy and wake waiters. A waiter is satisfied by the thread
+ * that signals (under the dispatcher lock), so a woken thread never has to
+ * re-check: its WaitStatus is final (the index of the object, + 0x80 when
+ * it got an abandoned mutant, STATUS_TIMEOUT or STATUS_ALERTED).
+ *
+ * Wait blocks: a thread uses its THREAD_WAIT_OBJECTS built-in blocks or
+ * the caller's array, plus its own block number THREAD_WAIT_OBJECTS for
+ * the timeout (queued on the thread's own timer, key STATUS_TIMEOUT).
+ * BlockState is 1 while the block is linked into an object's wait list.
+ */
+#include "kisched.h"
+
+#define KI_TIMEOUT_BLOCK THREAD_WAIT_OBJECTS
+
+static BOOLEAN KiIsObjectSignaled(PDISPATCHER_HEADER Header, PKTHREAD Thread)
+{
+    if (Header->Type == MutantObject) {
+        return Header->SignalState > 0 || ((PKMUTANT)Header)->OwnerThread == Thread;
+    }
+    return Header->SignalState > 0;
+}
+
+/* Consumes the signal Thread's wait takes from Header. Returns
+ * STATUS_ABANDONED when Thread got an abandoned mutant, else 0. */
+static NTSTATUS KiSatisfyObject(PDISPATCHER_HEADER Header, PKTHREAD Thread)
+{
+    switch (Header->Type) {
+    case EventSynchronizationObject:
+    case TimerSynchronizationObject:
+        Header->SignalState = 0;
+        break;
+    case SemaphoreObject:
+        Header->SignalState--;
+        break;
+    case MutantObject: {
+        PKMUTANT Mutant = (PKMUTANT)Header;
+        if (Header->SignalState == (LONG)0x80000000) {
+            KiRaiseStatus(STATUS_MUTANT_LIMIT_EXCEEDED);
+        }
+        Header->SignalState--;
+        if (Header->SignalState == 0 && Thread != NULL) {
+            Mutant->OwnerThread = Thread;
+            Thread->KernelApcDisable -= Mutant->ApcDisable;
+            InsertHeadList(&Thread->MutantListHead, &Mutant->MutantListEntry);
+            if (Mutant->Abandoned) {
+                Mutant->Abandoned = FALSE;
+                return STATUS_ABANDONED;
+            }
+        }
+        break;
+    }
+    default:
+        /* Notification events and timers, threads, processes: a signal
+         * that stays. */
+        break;
+    }
+    return 0;
+}
+
+VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status, KPRIORITY Increment)
+{
+    PKWAIT_BLOCK Timeout = &Thread->WaitBlock[KI_TIMEOUT_BLOCK];
+
+    for (ULONG i = 0; i < Thread->WaitBlockCount; i++) {
+        PKWAIT_BLOCK Block = &Thread->WaitBlockList[i];
+        if (Block->BlockState != 0) {
+            RemoveEntryList(&Block->WaitListEntry);
+            Block->BlockState = 0;
+        }
+    }
+    if (Timeout->BlockState != 0) {
+        RemoveEntryList(&Timeout->WaitListEntry);
+        Timeout->BlockState = 0;
+        KiRemoveTimer(&Thread->Timer);
+    }
+    Thread->WaitBlockCount = 0;
+    Thread->WaitStatus = Status;
+
+    /* The boost of the signaler (variable priorities only, never above
+     * 15), worn off one level per quantum end. */
+    if (Increment > 0 && Thread->Priority < LOW_REALTIME_PRIORITY) {
+        LONG Boosted = Thread->BasePriority + Increment;
+        if (Boosted > LOW_REALTIME_PRIORITY - 1) {
+            Boosted = LOW_REALTIME_PRIORITY - 1;
+        }
+        if (Boosted > Thread->Priority) {
+            Thread->PriorityDecrement = (SCHAR)(Boosted - Thread->BasePriority);
+            Thread->Priority = (SCHAR)Boosted;
+        }
+        Thread->Quantum = KI_QUANTUM_TICKS;
+    }
+    KiReadyThread(Thread);
+}
+
+/* A WaitAll waiter: satisfied only when every object is. */
+static BOOLEAN KiTrySatisfyWaitAll(PKTHREAD Thread, KPRIORITY Increment)
+{
+    NTSTATUS Status = STATUS_WAIT_0;
+
+    for (ULONG i = 0; i < Thread->WaitBlockCount; i++) {
+        if (!KiIsObjectSignaled(Thread->WaitBlockList[i].Object, Thread)) {
+            return FALSE;
+        }
+    }
+    for (ULONG i = 0; i < Thread->WaitBlockCount; i++) {
+        if (KiSatisfyObject(Thread->WaitBlockList[i].Object, Thread) != 0 &&
+            Status == STATUS_WAIT_0) {
+            Status = STATUS_ABANDONED_WAIT_0 + (NTSTATUS)i;
+        }
+    }
+    KiUnwaitThread(Thread, Status, Increment);
+    return TRUE;
+}
+
+VOID KiWaitTest(PVOID Object, KPRIORITY Increment)
+{
+    PDISPATCHER_HEADER Header = Object;
+    PLIST_ENTRY Entry = Header->WaitListHead.Flink;
+
+    while (Entry != &Header->WaitListHead) {
+        PKWAIT_BLOCK Block = CONTAINING_RECORD(Entry, KWAIT_BLOCK, WaitListEntry);
+        PKTHREAD Thread = Block->Thread;
+
+        if (!KiIsObjectSignaled(Header, Thread)) {
+            return;
+        }
+        if (Block->WaitType == WaitAny) {
+            NTSTATUS Status = Block->WaitKey;
+            Status |= KiSatisfyObject(Header, Thread);
+            KiUnwaitThread(Thread, Status, Increment);
+        } else if (!KiTrySatisfyWaitAll(Thread, Increment)) {
+            Entry = Entry->Flink;
+            continue;
+        }
+        /* Blocks were unlinked: start over. */
+        Entry = Header->WaitListHead.Flink;
+    }
+}
+
+VOID KiExitDispatcher(KIRQL OldIrql, BOOLEAN Wait)
+{
+    if (Wait) {
+        KiHoldForWaitNext(OldIrql);
+    } else {
+        KiReleaseDispatcherLock(OldIrql);
+    }
+}
+
+VOID KiHoldForWaitNext(KIRQL OldIrql)
+{
+    PKTHREAD Thread = KeGetCurrentPrcb()->CurrentThread;
+
+    Thread->WaitNext = TRUE;
+    Thread->WaitIrql = OldIrql;
+}
+
+/* A wait by code that is not a schedulable thread (boot code before the
+ * scheduler, an idle thread): poll with zero timeouts. */
+static NTSTATUS KiPollWait(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason,
+                           PLARGE_INTEGER Timeout, PKWAIT_BLOCK WaitBlockArray)
+{
+    LARGE_INTEGER Zero = { .QuadPart = 0 };
+    ULONG64 Due = Timeout != NULL ? KiDueTimeToInterruptTime(Timeout->QuadPart) : ~0ull;
+
+    for (;;) {
+        NTSTATUS Status = KiWaitForObjects(Count, Object, WaitType, WaitReason, KernelMode, FALSE,
+                                           &Zero, WaitBlockArray);
+        if (Status != STATUS_TIMEOUT || KeQueryInterruptTime() >= Due) {
+            return Status;
+        }
+        KiArchSpinWait();
+    }
+}
+
+NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason,
+                          KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Timeout,
+                          PKWAIT_BLOCK WaitBlockArray)
+{
+    PKTHREAD Thread = KiCurrentThread();
+    BOOLEAN ZeroTimeout = Timeout != NULL && Timeout->QuadPart == 0;
+    NTSTATUS Status;
+    KIRQL OldIrql;
+    ULONG64 Due = 0;
+    PKPRCB Prcb;
+
+    if (Count > MAXIMUM_WAIT_OBJECTS || (WaitBlockArray == NULL && Count > THREAD_WAIT_OBJECTS)) {
+        KeBugCheckEx(MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, (ULONG_PTR)WaitBlockArray, 0, 0);
+    }
+    if (Thread != NULL && Thread->WaitNext) {
+        /* KeSetEvent(..., TRUE) and friends left the lock held. */
+        Thread->WaitNext = FALSE;
+        OldIrql = Thread->WaitIrql;
+    } else {
+        KIRQL Irql = KiReadIrql();
+        if (Irql > DISPATCH_LEVEL || (Irql == DISPATCH_LEVEL && !ZeroTimeout)) {
+            KiWriteIrql(HIGH_LEVEL);
+            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, Count != 0 ? (ULONG_PTR)Object[0] : 0, Irql, 0,
+                         (ULONG_PTR)__builtin_return_address(0));
+        }
+        if (!ZeroTimeout && (Thread == NULL || Thread->IdleThread)) {
+            return KiPollWait(Count, Object, WaitType, WaitReason, Timeout, WaitBlockArray);
+        }
+        OldIrql = KiAcquireDispatcherLock();
+    }
+    Prcb = KeGetCurrentPrcb();
+    if (WaitBlockArray == NULL && Thread != NULL) {
+        WaitBlockArray = Thread->WaitBlock;
+    }
+
+    if (WaitType == WaitAny) {
+        for (ULONG i = 0; i < Count; i++) {
+            if (KiIsObjectSignaled(Object[i], Thread)) {
+                Status = (NTSTATUS)i | KiSatisfyObject(Object[i], Thread);
+                goto Done;
+            }
+        }
+    } else if (Count != 0) {
+        BOOLEAN All = TRUE;
+        for (ULONG i = 0; i < Count && All; i++) {
+            All = KiIsObjectSignaled(Object[i], Thread);
+        }
+        if (All) {
+            Status = STATUS_WAIT_0;
+            for (ULONG i = 0; i < Count; i++) {
+                if (KiSatisfyObject(Object[i], Thread) != 0 && Status == STATUS_WAIT_0) {
+                    Status = STATUS_ABANDONED_WAIT_0 + (NTSTATUS)i;
+                }
+            }
+            goto Done;
+        }
+    }
+    if (Alertable && Thread != NULL && Thread->Alerted[WaitMode != KernelMode]) {
+        Thread->Alerted[WaitMode != KernelMode] = FALSE;
+        Status = STATUS_ALERTED;
+        goto Done;
+    }
+    if (Timeout != NULL) {
+        Due = KiDueTimeToInterruptTime(Timeout->QuadPart);
+        if (ZeroTimeout || Due <= KeQueryInterruptTime()) {
+            Status = STATUS_TIMEOUT;
+            goto Done;
+        }
+    }
+
+    /* Block: link a wait block into each object, and the timeout. */
+    for (ULONG i = 0; i < Count; i++) {
+        PKWAIT_BLOCK Block = &WaitBlockArray[i];
+        Block->Object = Object[i];
+        Block->WaitKey = (USHORT)i;
+        Block->WaitType = (UCHAR)WaitType;
+        Block->Thread = Thread;
+        Block->BlockState = 1;
+        InsertTailList(&((PDISPATCHER_HEADER)Object[i])->WaitListHead, &Block->WaitListEntry);
+    }
+    Thread->WaitBlockList = WaitBlockArray;
+    Thread->WaitBlockCount = Count;
+    if (Timeout != NULL) {
+        PKWAIT_BLOCK Block = &Thread->WaitBlock[KI_TIMEOUT_BLOCK];
+        Block->Object = &Thread->Timer;
+        Block->WaitKey = (USHORT)STATUS_TIMEOUT;
+        Block->WaitType = WaitAny;
+        Block->Thread = Thread;
+        Block->BlockState = 1;
+        Thread->Timer.Header.SignalState = 0;
+        InsertTailList(&Thread->Timer.Header.WaitListHead, &Block->WaitListEntry);
+        KiInsertTimer(&Thread->Timer, Due);
+    }
+    Thread->Alertable = Alertable;
+    Thread->WaitMode = WaitMode;
+    Thread->WaitReason = (UCHAR)WaitReason;
+    Thread->WaitIrql = OldIrql;
+    Thread->WaitStatus = STATUS_SUCCESS;
+    Thread->State = Waiting;
+    Status = KiSwapThread(Thread, Prcb);
+    Thread->Alertable = FALSE;
+    KeLowerIrql(OldIrql);
+    return Status;
+
+Done:
+    KiReleaseDispatcherLock(OldIrql);
+    return Status;
+}
+
+NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason,
+                                     KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                     PLARGE_INTEGER Timeout)
+{
+    return KiWaitForObjects(1, &Object, WaitAny, WaitReason, WaitMode, Alertable, Timeout, NULL);
+}
+
+NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
+                                        KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
+                                        BOOLEAN Alertable, PLARGE_INTEGER Timeout,
+                                        PKWAIT_BLOCK WaitBlockArray)
+{
+    if (WaitType != WaitAny && WaitType != WaitAll) {
+        KiRaiseStatus(STATUS_INVALID_PARAMETER);
+    }
+    return KiWaitForObjects(Count, Object, WaitType, WaitReason, WaitMode, Alertable, Timeout,
+                            WaitBlockArray);
+}
+
+NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                      PLARGE_INTEGER Interval)
+{
+    NTSTATUS Status;
+
+    if (Interval->QuadPart == 0) {
+        /* NT: a zero delay gives up the rest of the quantum. */
+        KiYieldThread();
+        return STATUS_SUCCESS;
+    }
+    Status =
+        KiWaitForObjects(0, NULL, WaitAny, DelayExecution, WaitMode, Alertable, Interval, NULL);
+    return Status == STATUS_TIMEOUT ? STATUS_SUCCESS : Status;
+}
