@@ -4,6 +4,7 @@
 # boot smoke tests, the DDK kit, fuzzers over their corpora, quick
 # benchmarks. Individual ktest cases count as individual tests.
 
+import concurrent.futures
 import os
 import re
 import shutil
@@ -141,6 +142,20 @@ def lint(results, out):
         "not formatted (run `clang-format -i FILE`):\n" + "\n".join(bad),
     )
 
+    # The stop screen names every stop code the DDK defines.
+    codes = re.findall(
+        r"^#define\s+([A-Z0-9_]+)\s+\(\(ULONG\)",
+        open(os.path.join(ROOT, "ddk/include/bugcodes.h")).read(),
+        re.M,
+    )
+    names = open(os.path.join(ROOT, "kernel/ke/bugcheck.c")).read()
+    unnamed = [c for c in codes if f"KI_NAME({c})" not in names]
+    results.add(
+        f"lint: every stop code has a name on the stop screen ({len(codes)} codes)",
+        bool(codes) and not unnamed,
+        "add KI_NAME(...) to kernel/ke/bugcheck.c for: " + " ".join(unnamed),
+    )
+
 
 # (2) build -----------------------------------------------------------------
 
@@ -207,6 +222,117 @@ def hosted_ktest(results, out, built_ok):
     # Once per processor count: the hosted processors are host threads.
     for processors in HOSTED_KTEST_PROCESSORS:
         _hosted_ktest_run(results, out, built_ok, processors)
+    _guarded(results, "bugcheck hosted", hosted_bugcheck, results, out, built_ok)
+
+
+# KTEST_BUGCHECK cases (kernel/include/ktest.h): misuse that must end in a
+# given stop code. Each one ends the system it runs in, so each gets its
+# own: a child process hosted (ktest_hosted --bugcheck forks them and
+# judges them itself, printing KTAP), a QEMU boot with bugcheck=NAME.
+def hosted_bugcheck(results, out, built_ok):
+    _step("bug check cases (hosted, one child process each)")
+    binary = _have(out, gnbuild.KTEST_HOSTED, built_ok)
+    if binary is None:
+        results.add("bugcheck hosted", False, f"{gnbuild.KTEST_HOSTED} not built")
+        return
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [binary, "--bugcheck"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=HOSTED_TIMEOUT,
+        )
+        status = proc.returncode
+        stdout = proc.stdout.decode("utf-8", "replace")
+        stderr = proc.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        status = None
+        stdout = (e.stdout or b"").decode("utf-8", "replace")
+        stderr = (e.stderr or b"").decode("utf-8", "replace")
+    report = ktap.parse(stdout)
+    any_failed = any(c.status == "fail" for c in report.cases) or report.errors
+    extra_ok = status == 0 or (status == 1 and any_failed)
+    message = (
+        f"ktest_hosted --bugcheck {'timed out' if status is None else f'exited with {status}'}\n"
+        + tail(stderr, 40)
+    )
+    _ktap_results(results, "bugcheck hosted", stdout, extra_ok, message)
+    print(f"     {time.monotonic() - start:.2f} s")
+
+
+def _bugcheck_cases(out, built_ok):
+    """[(name, code, p1 or None)] from ktest_hosted --bugcheck-list (the
+    same test sources are linked into ntoskrnl.exe)."""
+    binary = _have(out, gnbuild.KTEST_HOSTED, built_ok)
+    if binary is None:
+        raise KeelError(f"{gnbuild.KTEST_HOSTED} not built (it lists the cases)")
+    status, text = capture([binary, "--bugcheck-list"])
+    if status != 0:
+        raise KeelError(f"ktest_hosted --bugcheck-list exited with {status}\n" + tail(text, 20))
+    cases = []
+    for line in text.split("\n"):
+        fields = line.split()
+        if len(fields) in (2, 3) and "." in fields[0]:
+            p1 = int(fields[2], 16) if len(fields) == 3 else None
+            cases.append((fields[0], int(fields[1], 16), p1))
+    return cases
+
+
+# Extra console checks for some QEMU bug check cases: the pool names the
+# block's tag before it stops.
+BUGCHECK_CONSOLE = {
+    "ex_pool_misuse.double_free": r"^pool: double free .*\(tag 'Ktbc'\)",
+    "ex_pool_misuse.free_wrong_tag": r"^pool: free with the wrong tag \(tag 'Ktbc'\)",
+}
+
+
+def _judge_bugcheck_boot(name, code, p1, boot):
+    """None when the boot stopped as the case expects, else why not."""
+    m = STOP.search(boot.output)
+    if boot.status == qemu.STATUS_SUCCESS and re.search(r"^ktest: SKIP ", boot.output, re.M):
+        return "skip"
+    if m is None:
+        return "no *** STOP: line"
+    got = int(m.group(1), 16)
+    got_p1 = int(m.group(0).split("(", 1)[1].split(",", 1)[0], 16)
+    if got != code:
+        return f"stopped with 0x{got:08X}, expected 0x{code:08X}"
+    if p1 is not None and got_p1 != p1:
+        return f"stopped with 0x{got:08X} but P1 0x{got_p1:X}, expected P1 0x{p1:X}"
+    if boot.status != qemu.STATUS_BUGCHECK:
+        return f"QEMU status {boot.status}, expected {qemu.STATUS_BUGCHECK}"
+    extra = BUGCHECK_CONSOLE.get(name)
+    if extra and not re.search(extra, boot.output, re.M):
+        return f"no console line matching {extra}"
+    return None
+
+
+def qemu_bugcheck(results, out, built_ok):
+    _step("bug check cases (QEMU, TCG, one boot each)")
+    kernel = _have(out, gnbuild.NTOSKRNL, built_ok)
+    loader = _have(out, gnbuild.LOADER, built_ok)
+    if kernel is None or loader is None:
+        results.add("bugcheck qemu", False, "ntoskrnl.exe or keelldr not built")
+        return
+    cases = _bugcheck_cases(out, built_ok)
+    results.add("bugcheck qemu: cases registered", bool(cases), "no KTEST_BUGCHECK cases")
+    image = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
+    start = time.monotonic()
+    # Independent boots: a few at a time.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        boots = list(pool.map(lambda c: _boot(out, image, f"bugcheck={c[0]}"), cases))
+    for (name, code, p1), boot in zip(cases, boots):
+        why = _judge_bugcheck_boot(name, code, p1, boot)
+        if why == "skip":
+            results.skip(f"bugcheck qemu: {name}", "the case skipped itself")
+            continue
+        results.add(
+            f"bugcheck qemu: {name}", why is None, f"{why}\n{_console(boot, 25)}", echo=why is not None
+        )
+    print(f"bugcheck qemu: {len(cases)} cases in {time.monotonic() - start:.1f} s", flush=True)
 
 
 def _hosted_ktest_run(results, out, built_ok, processors):
@@ -395,34 +521,8 @@ def smoke(results, out, built_ok, hello):
         _console(boot),
     )
 
-    # crash=stack: a kernel stack overflow hits the guard page below the
-    # stack and ends as a double fault (UNEXPECTED_KERNEL_MODE_TRAP, P1 = 8).
-    boot = _boot(out, image, "crash=stack")
-    m = STOP.search(boot.output)
-    results.add(
-        "boot: 'crash=stack' -> STOP 0x0000007F (0x8, ...), status 37",
-        m is not None
-        and m.group(1) == "0000007F"
-        and "(0x0000000000000008," in m.group(0)
-        and boot.status == qemu.STATUS_BUGCHECK,
-        _console(boot),
-    )
-
-    # pooltest=doublefree: the pool catches a double free (the header check
-    # of the free build) with NT's BAD_POOL_CALLER (0xC2, P1 = 7), after a
-    # line naming the block's tag.
-    boot = _boot(out, image, "pooltest=doublefree")
-    m = STOP.search(boot.output)
-    named = re.search(r"^pool: double free .*\(tag 'Dblt'\)", boot.output, re.M)
-    results.add(
-        "boot: 'pooltest=doublefree' -> tag named, STOP 0x000000C2 (0x7, ...), status 37",
-        m is not None
-        and named is not None
-        and m.group(1) == "000000C2"
-        and "(0x0000000000000007," in m.group(0)
-        and boot.status == qemu.STATUS_BUGCHECK,
-        _console(boot),
-    )
+    # Stack overflow, pool misuse, faults: KTEST_BUGCHECK cases, booted by
+    # qemu_bugcheck (bugcheck=NAME).
 
 
 # (6) DDK ---------------------------------------------------------------------
@@ -566,6 +666,7 @@ def cmd_test(args):
     _guarded(results, "ktest hosted", hosted_ktest, results, out, built_ok)
     test_drivers = [p for p in [_have(out, "kernel/okdrv.sys", built_ok)] if p]
     _guarded(results, "ktest qemu", qemu_ktest, results, out, built_ok, test_drivers)
+    _guarded(results, "bugcheck qemu", qemu_bugcheck, results, out, built_ok)
     hello = _guarded(results, "ddk", ddk_kit, results, out, built_ok)
     _guarded(results, "boot", smoke, results, out, built_ok, hello)
     _guarded(results, "fuzz", fuzzers, results, out, built_ok)

@@ -53,4 +53,11 @@
 #define ATTEMPTED_SWITCH_FROM_DPC     ((ULONG)0x000000B8L)
 /* ---- end dispatcher ---- */
 
+/* ---- executive synchronization (exsync) ---- */
+#define MUTEX_ALREADY_OWNED                ((ULONG)0x000000BFL)
+#define WORKER_THREAD_RETURNED_AT_BAD_IRQL ((ULONG)0x000000E1L)
+#define RESOURCE_NOT_OWNED                 ((ULONG)0x000000E3L)
+#define WORKER_INVALID                     ((ULONG)0x000000E4L)
+/* ---- end executive synchronization ---- */
+
 #endif /* _BUGCODES_ */

@@ -1544,6 +1544,319 @@ FORCEINLINE VOID ExFreeToLookasideListEx(PLOOKASIDE_LIST_EX Lookaside, PVOID Ent
 
 /* ---- end of executive pool block (pool) ---- */
 
+/* ---- Kernel APCs, critical and guarded regions (ke2: kernel/ke/apc.c) ---- */
+
+typedef enum _KAPC_ENVIRONMENT {
+    OriginalApcEnvironment,
+    AttachedApcEnvironment,
+    CurrentApcEnvironment,
+    InsertApcEnvironment
+} KAPC_ENVIRONMENT;
+
+typedef struct _KAPC *PKAPC, *PRKAPC;
+typedef VOID NTAPI KNORMAL_ROUTINE(PVOID NormalContext, PVOID SystemArgument1,
+                                   PVOID SystemArgument2);
+typedef KNORMAL_ROUTINE *PKNORMAL_ROUTINE;
+typedef VOID NTAPI KKERNEL_ROUTINE(PKAPC Apc, PKNORMAL_ROUTINE *NormalRoutine, PVOID *NormalContext,
+                                   PVOID *SystemArgument1, PVOID *SystemArgument2);
+typedef KKERNEL_ROUTINE *PKKERNEL_ROUTINE;
+typedef VOID NTAPI KRUNDOWN_ROUTINE(PKAPC Apc);
+typedef KRUNDOWN_ROUTINE *PKRUNDOWN_ROUTINE;
+
+/* The WDK x64 layout (0x58 bytes); the WDK names the three routine
+ * pointers Reserved[3]. */
+typedef struct _KAPC {
+    UCHAR Type;
+    UCHAR SpareByte0;
+    UCHAR Size;
+    UCHAR SpareByte1;
+    ULONG SpareLong0;
+    struct _KTHREAD *Thread;
+    LIST_ENTRY ApcListEntry;
+    union {
+        PVOID Reserved[3];
+        struct {
+            PKKERNEL_ROUTINE KernelRoutine;
+            PKRUNDOWN_ROUTINE RundownRoutine;
+            PKNORMAL_ROUTINE NormalRoutine;
+        };
+    };
+    PVOID NormalContext;
+    PVOID SystemArgument1;
+    PVOID SystemArgument2;
+    CCHAR ApcStateIndex;
+    KPROCESSOR_MODE ApcMode;
+    BOOLEAN Inserted;
+} KAPC;
+
+typedef struct _KAPC_STATE {
+    LIST_ENTRY ApcListHead[MaximumMode];
+    struct _KPROCESS *Process;
+    union {
+        UCHAR InProgressFlags;
+        struct {
+            BOOLEAN KernelApcInProgress : 1;
+            BOOLEAN SpecialApcInProgress : 1;
+        };
+    };
+    BOOLEAN KernelApcPending;
+    union {
+        BOOLEAN UserApcPendingAll;
+        struct {
+            BOOLEAN SpecialUserApcPending : 1;
+            BOOLEAN UserApcPending : 1;
+        };
+    };
+} KAPC_STATE, *PKAPC_STATE, *PRKAPC_STATE;
+
+#if defined(_WIN64) || defined(__x86_64__)
+_Static_assert(sizeof(KAPC) == 0x58, "KAPC layout");
+_Static_assert(offsetof(KAPC, ApcListEntry) == 0x10, "KAPC layout");
+_Static_assert(offsetof(KAPC, NormalContext) == 0x38, "KAPC layout");
+_Static_assert(offsetof(KAPC, ApcStateIndex) == 0x50, "KAPC layout");
+_Static_assert(offsetof(KAPC, Inserted) == 0x52, "KAPC layout");
+_Static_assert(sizeof(KAPC_STATE) == 0x30, "KAPC_STATE layout");
+_Static_assert(offsetof(KAPC_STATE, KernelApcPending) == 0x29, "KAPC_STATE layout");
+#endif
+
+/* Kernel APCs (ntosp.h signatures). A special kernel APC (NormalRoutine
+ * NULL) runs its KernelRoutine at APC_LEVEL as soon as the target's IRQL is
+ * below APC_LEVEL outside a guarded region; a normal kernel APC runs
+ * KernelRoutine at APC_LEVEL then NormalRoutine at PASSIVE_LEVEL, outside
+ * critical and guarded regions and never nested in another normal APC. */
+NTKERNELAPI VOID NTAPI KeInitializeApc(PRKAPC Apc, PRKTHREAD Thread, KAPC_ENVIRONMENT Environment,
+                                       PKKERNEL_ROUTINE KernelRoutine,
+                                       PKRUNDOWN_ROUTINE RundownRoutine,
+                                       PKNORMAL_ROUTINE NormalRoutine, KPROCESSOR_MODE ApcMode,
+                                       PVOID NormalContext);
+NTKERNELAPI BOOLEAN NTAPI KeInsertQueueApc(PRKAPC Apc, PVOID SystemArgument1, PVOID SystemArgument2,
+                                           KPRIORITY Increment);
+NTKERNELAPI BOOLEAN NTAPI KeRemoveQueueApc(PKAPC Apc);
+NTKERNELAPI BOOLEAN NTAPI KeAreAllApcsDisabled(VOID);
+NTKERNELAPI VOID NTAPI KeEnterGuardedRegion(VOID);
+NTKERNELAPI VOID NTAPI KeLeaveGuardedRegion(VOID);
+
+/* ---- end of APC block (ke2) ---- */
+
+/* ---- Executive synchronization: fast/guarded mutexes, resources, push locks,
+ * rundown protection, worker threads (exsync: kernel/ex) ---- */
+
+#ifndef FASTCALL
+#define FASTCALL /* x64: one calling convention */
+#endif
+
+/* KGATE (a dispatcher header used as a synchronization event). */
+typedef struct _KGATE {
+    DISPATCHER_HEADER Header;
+} KGATE, *PKGATE;
+
+/* FAST_MUTEX: Count 1 = free, 0 = owned, -n = owned with n waiters. */
+#define FM_LOCK_BIT 0x1
+
+typedef struct _FAST_MUTEX {
+    volatile LONG Count;
+    PVOID Owner;
+    ULONG Contention;
+    KEVENT Event;
+    ULONG OldIrql;
+} FAST_MUTEX, *PFAST_MUTEX;
+
+typedef struct _KGUARDED_MUTEX {
+    volatile LONG Count;
+    struct _KTHREAD *Owner;
+    ULONG Contention;
+    KGATE Gate;
+    union {
+        struct {
+            SHORT KernelApcDisable;
+            SHORT SpecialApcDisable;
+        };
+        ULONG CombinedApcDisable;
+    };
+} KGUARDED_MUTEX, *PKGUARDED_MUTEX;
+
+_Static_assert(sizeof(KGATE) == 0x18, "KGATE layout");
+_Static_assert(sizeof(FAST_MUTEX) == 0x38, "FAST_MUTEX layout");
+_Static_assert(__builtin_offsetof(FAST_MUTEX, Event) == 0x18, "FAST_MUTEX layout");
+_Static_assert(__builtin_offsetof(FAST_MUTEX, OldIrql) == 0x30, "FAST_MUTEX layout");
+_Static_assert(sizeof(KGUARDED_MUTEX) == 0x38, "KGUARDED_MUTEX layout");
+_Static_assert(__builtin_offsetof(KGUARDED_MUTEX, Gate) == 0x18, "KGUARDED_MUTEX layout");
+
+FORCEINLINE VOID ExInitializeFastMutex(PFAST_MUTEX FastMutex)
+{
+    FastMutex->Count = FM_LOCK_BIT;
+    FastMutex->Owner = NULL;
+    FastMutex->Contention = 0;
+    KeInitializeEvent(&FastMutex->Event, SynchronizationEvent, FALSE);
+}
+
+NTKERNELAPI VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex);
+NTKERNELAPI VOID FASTCALL ExReleaseFastMutex(PFAST_MUTEX FastMutex);
+NTKERNELAPI BOOLEAN FASTCALL ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex);
+NTKERNELAPI VOID FASTCALL ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex);
+NTKERNELAPI VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex);
+
+NTKERNELAPI VOID NTAPI KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI VOID FASTCALL KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI VOID FASTCALL KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX FastMutex);
+NTKERNELAPI VOID FASTCALL KeReleaseGuardedMutexUnsafe(PKGUARDED_MUTEX FastMutex);
+
+/* ERESOURCE */
+typedef ULONG_PTR ERESOURCE_THREAD, *PERESOURCE_THREAD;
+
+typedef struct _OWNER_ENTRY {
+    ERESOURCE_THREAD OwnerThread;
+    union {
+        struct {
+            ULONG IoPriorityBoosted : 1;
+            ULONG OwnerReferenced : 1;
+            ULONG IoQoSPriorityBoosted : 1;
+            ULONG OwnerCount : 29;
+        };
+        ULONG TableSize;
+    };
+} OWNER_ENTRY, *POWNER_ENTRY;
+
+typedef struct _ERESOURCE {
+    LIST_ENTRY SystemResourcesList;
+    POWNER_ENTRY OwnerTable;
+    SHORT ActiveCount;
+    union {
+        USHORT Flag;
+        struct {
+            UCHAR ReservedLowFlags;
+            UCHAR WaiterPriority;
+        };
+    };
+    PVOID SharedWaiters;    /* a KSEMAPHORE */
+    PVOID ExclusiveWaiters; /* a KEVENT (synchronization) */
+    OWNER_ENTRY OwnerEntry;
+    ULONG ActiveEntries;
+    ULONG ContentionCount;
+    ULONG NumberOfSharedWaiters;
+    ULONG NumberOfExclusiveWaiters;
+    PVOID Reserved2;
+    union {
+        PVOID Address;
+        ULONG_PTR CreatorBackTraceIndex;
+    };
+    KSPIN_LOCK SpinLock;
+} ERESOURCE, *PERESOURCE;
+
+_Static_assert(sizeof(OWNER_ENTRY) == 0x10, "OWNER_ENTRY layout");
+_Static_assert(sizeof(ERESOURCE) == 0x68, "ERESOURCE layout");
+_Static_assert(__builtin_offsetof(ERESOURCE, OwnerEntry) == 0x30, "ERESOURCE layout");
+_Static_assert(__builtin_offsetof(ERESOURCE, SpinLock) == 0x60, "ERESOURCE layout");
+
+/* ERESOURCE Flag values. */
+#define ResourceNeverExclusive       0x0010
+#define ResourceReleaseByOtherThread 0x0020
+#define ResourceOwnedExclusive       0x0080
+
+NTKERNELAPI NTSTATUS NTAPI ExInitializeResourceLite(PERESOURCE Resource);
+NTKERNELAPI NTSTATUS NTAPI ExReinitializeResourceLite(PERESOURCE Resource);
+NTKERNELAPI NTSTATUS NTAPI ExDeleteResourceLite(PERESOURCE Resource);
+NTKERNELAPI BOOLEAN NTAPI ExAcquireResourceSharedLite(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN NTAPI ExAcquireResourceExclusiveLite(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN NTAPI ExAcquireSharedStarveExclusive(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN NTAPI ExAcquireSharedWaitForExclusive(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI VOID FASTCALL ExReleaseResourceLite(PERESOURCE Resource);
+NTKERNELAPI VOID NTAPI ExReleaseResourceForThreadLite(PERESOURCE Resource,
+                                                      ERESOURCE_THREAD ResourceThreadId);
+NTKERNELAPI VOID NTAPI ExConvertExclusiveToSharedLite(PERESOURCE Resource);
+NTKERNELAPI BOOLEAN NTAPI ExIsResourceAcquiredExclusiveLite(PERESOURCE Resource);
+NTKERNELAPI ULONG NTAPI ExIsResourceAcquiredSharedLite(PERESOURCE Resource);
+NTKERNELAPI ULONG NTAPI ExGetExclusiveWaiterCount(PERESOURCE Resource);
+NTKERNELAPI ULONG NTAPI ExGetSharedWaiterCount(PERESOURCE Resource);
+#define ExGetCurrentResourceThread() ((ERESOURCE_THREAD)KeGetCurrentThread())
+NTKERNELAPI PVOID NTAPI ExEnterCriticalRegionAndAcquireResourceExclusive(PERESOURCE Resource);
+NTKERNELAPI PVOID NTAPI ExEnterCriticalRegionAndAcquireResourceShared(PERESOURCE Resource);
+NTKERNELAPI PVOID NTAPI ExEnterCriticalRegionAndAcquireSharedWaitForExclusive(PERESOURCE Resource);
+NTKERNELAPI VOID FASTCALL ExReleaseResourceAndLeaveCriticalRegion(PERESOURCE Resource);
+
+#define ExAcquireResourceExclusive ExAcquireResourceExclusiveLite
+#define ExReleaseResource          ExReleaseResourceLite
+#define ExIsResourceAcquiredShared ExIsResourceAcquiredSharedLite
+
+/* EX_PUSH_LOCK: one pointer-sized word (docs/ex-sync.md). */
+typedef struct _EX_PUSH_LOCK {
+    union {
+        struct {
+            ULONG_PTR Locked : 1;
+            ULONG_PTR Waiting : 1;
+            ULONG_PTR Waking : 1;
+            ULONG_PTR MultipleShared : 1;
+            ULONG_PTR Shared : 60;
+        };
+        ULONG_PTR Value;
+        PVOID Ptr;
+    };
+} EX_PUSH_LOCK, *PEX_PUSH_LOCK;
+
+_Static_assert(sizeof(EX_PUSH_LOCK) == 8, "EX_PUSH_LOCK layout");
+
+NTKERNELAPI VOID NTAPI ExInitializePushLock(PEX_PUSH_LOCK PushLock);
+NTKERNELAPI VOID FASTCALL ExAcquirePushLockExclusiveEx(PEX_PUSH_LOCK PushLock, ULONG Flags);
+NTKERNELAPI VOID FASTCALL ExAcquirePushLockSharedEx(PEX_PUSH_LOCK PushLock, ULONG Flags);
+NTKERNELAPI VOID FASTCALL ExReleasePushLockExclusiveEx(PEX_PUSH_LOCK PushLock, ULONG Flags);
+NTKERNELAPI VOID FASTCALL ExReleasePushLockSharedEx(PEX_PUSH_LOCK PushLock, ULONG Flags);
+
+/* Rundown protection. */
+typedef struct _EX_RUNDOWN_REF {
+    union {
+        volatile ULONG_PTR Count;
+        volatile PVOID Ptr;
+    };
+} EX_RUNDOWN_REF, *PEX_RUNDOWN_REF;
+
+_Static_assert(sizeof(EX_RUNDOWN_REF) == 8, "EX_RUNDOWN_REF layout");
+
+NTKERNELAPI VOID FASTCALL ExInitializeRundownProtection(PEX_RUNDOWN_REF RunRef);
+NTKERNELAPI VOID FASTCALL ExReInitializeRundownProtection(PEX_RUNDOWN_REF RunRef);
+NTKERNELAPI BOOLEAN FASTCALL ExAcquireRundownProtection(PEX_RUNDOWN_REF RunRef);
+NTKERNELAPI BOOLEAN FASTCALL ExAcquireRundownProtectionEx(PEX_RUNDOWN_REF RunRef, ULONG Count);
+NTKERNELAPI VOID FASTCALL ExReleaseRundownProtection(PEX_RUNDOWN_REF RunRef);
+NTKERNELAPI VOID FASTCALL ExReleaseRundownProtectionEx(PEX_RUNDOWN_REF RunRef, ULONG Count);
+NTKERNELAPI VOID FASTCALL ExWaitForRundownProtectionRelease(PEX_RUNDOWN_REF RunRef);
+NTKERNELAPI VOID FASTCALL ExRundownCompleted(PEX_RUNDOWN_REF RunRef);
+
+/* System worker threads. */
+typedef enum _WORK_QUEUE_TYPE {
+    CriticalWorkQueue = 0,
+    DelayedWorkQueue = 1,
+    HyperCriticalWorkQueue = 2,
+    NormalWorkQueue = 3,
+    BackgroundWorkQueue = 4,
+    RealTimeWorkQueue = 5,
+    SuperCriticalWorkQueue = 6,
+    MaximumWorkQueue = 7,
+    CustomPriorityWorkQueue = 32,
+} WORK_QUEUE_TYPE;
+
+typedef VOID NTAPI WORKER_THREAD_ROUTINE(PVOID Parameter);
+typedef WORKER_THREAD_ROUTINE *PWORKER_THREAD_ROUTINE;
+
+typedef struct _WORK_QUEUE_ITEM {
+    LIST_ENTRY List;
+    PWORKER_THREAD_ROUTINE WorkerRoutine;
+    volatile PVOID Parameter;
+} WORK_QUEUE_ITEM, *PWORK_QUEUE_ITEM;
+
+_Static_assert(sizeof(WORK_QUEUE_ITEM) == 0x20, "WORK_QUEUE_ITEM layout");
+
+#define ExInitializeWorkItem(Item, Routine, Context)                                               \
+    do {                                                                                           \
+        (Item)->WorkerRoutine = (Routine);                                                         \
+        (Item)->Parameter = (Context);                                                             \
+        (Item)->List.Flink = NULL;                                                                 \
+    } while (0)
+
+NTKERNELAPI VOID NTAPI ExQueueWorkItem(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType);
+
+/* ---- end of executive synchronization block (exsync) ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,15 +4,16 @@
  * small-block allocator behind them.
  *
  * Small blocks (header included, up to a page) come in 40 size classes.
- * Each processor has, per pool kind and class, an interlocked SLIST of free
- * blocks (its lookaside); allocation pops from it and free pushes to it
- * with no lock. Behind the lookasides, per kind and class, a shared free
- * list under a spin lock refills them in batches and takes their excess;
- * it grows by carving fresh segments of kernel pages, which stay in the
- * pool for good (so an SLIST pop never reads unmapped memory). Blocks of a
- * page or more are whole pages (poolbig.c). A page bitmap says which
- * system pages hold small blocks, so a free of a pointer the pool never
- * returned is caught before its "header" is read.
+ * Each processor has, per pool kind and class, a plain singly linked list
+ * of free blocks (its lookaside) that only that processor touches, at
+ * DISPATCH_LEVEL: raising the IRQL pins the thread to the processor, so the
+ * fast path needs no locked instruction. Behind the lookasides, per kind
+ * and class, a shared free list under a queued spin lock refills them in
+ * batches and takes their excess; it grows by carving fresh segments of
+ * kernel pages, which stay in the pool. Blocks of a page or more are whole
+ * pages (poolbig.c). A page bitmap says which system pages hold small
+ * blocks, so a free of a pointer the pool never returned is caught before
+ * its "header" is read.
  */
 #include "poolp.h"
 
@@ -27,12 +28,20 @@ const USHORT ExpClassSize[EXP_CLASS_COUNT] = {
     896, 960, 1024, 1152, 1280, 1408, 1536, 1664, 1792, 1920, 2048, 4096,
 };
 
+/* A processor's free blocks of one kind and class: touched only by that
+ * processor at DISPATCH_LEVEL. */
+typedef struct _EXP_LOOKASIDE {
+    PSLIST_ENTRY Head;
+    ULONG Depth;
+    ULONG Reserved;
+} EXP_LOOKASIDE, *PEXP_LOOKASIDE;
+
 typedef struct DECLSPEC_ALIGN(64) _EXP_POOL_PROCESSOR {
-    SLIST_HEADER Lookaside[EXP_KINDS][EXP_CLASS_COUNT];
+    EXP_LOOKASIDE Lookaside[EXP_KINDS][EXP_CLASS_COUNT];
 } EXP_POOL_PROCESSOR;
 
 typedef struct DECLSPEC_ALIGN(64) _EXP_CLASS_LIST {
-    KI_LOCK Lock;
+    KSPIN_LOCK Lock;
     ULONG Count;
     PSLIST_ENTRY Head;
 } EXP_CLASS_LIST;
@@ -97,6 +106,26 @@ SIZE_T ExpPoolPagesInUse(VOID)
 
 /* ---- Small blocks ------------------------------------------------------ */
 
+/* Raises from CurrentIrql to DISPATCH_LEVEL (unless the caller is there
+ * already; an interrupt always restores the IRQL it found): from
+ * then on the thread cannot be preempted or migrate, so this processor's
+ * lookasides and counters are ours alone. */
+static inline VOID ExpRaiseToDpc(KIRQL CurrentIrql)
+{
+    if (CurrentIrql < DISPATCH_LEVEL) {
+        KiWriteIrql(DISPATCH_LEVEL);
+    }
+}
+
+/* Back to the caller's IRQL; KeLowerIrql runs DPCs and a reschedule that
+ * became pending meanwhile. */
+static inline VOID ExpLowerFromDpc(KIRQL OldIrql)
+{
+    if (OldIrql < DISPATCH_LEVEL) {
+        KeLowerIrql(OldIrql);
+    }
+}
+
 static inline ULONG ExpCurrentProcessor(VOID)
 {
     return KeGetCurrentPrcb()->Number & (MAXIMUM_PROCESSORS - 1);
@@ -123,7 +152,7 @@ static BOOLEAN ExpGrowClass(ULONG Kind, ULONG Class)
     PSLIST_ENTRY First = NULL, Last = NULL;
     ULONG Count = 0;
     PUCHAR Segment;
-    KIRQL OldIrql;
+    KLOCK_QUEUE_HANDLE LockHandle;
 
     Segment = MiAllocateKernelPages(Pages);
     if (Segment == NULL) {
@@ -162,24 +191,25 @@ static BOOLEAN ExpGrowClass(ULONG Kind, ULONG Class)
     ExpMarkPoolPages((ULONG_PTR)Segment, Pages, TRUE);
     __atomic_fetch_add(&ExpSegmentPages, Pages, __ATOMIC_RELAXED);
 
-    OldIrql = KiAcquireLock(&List->Lock);
+    KeAcquireInStackQueuedSpinLockAtDpcLevel(&List->Lock, &LockHandle);
     Last->Next = List->Head;
     List->Head = First;
     List->Count += Count;
-    KiReleaseLock(&List->Lock, OldIrql);
+    KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
     return TRUE;
 }
 
-/* The lookaside is empty: takes one block and a batch for the lookaside
- * from the shared list, growing it when it is empty too. */
-static PEXP_POOL_HEADER ExpRefillLookaside(ULONG Kind, ULONG Class, PSLIST_HEADER Lookaside)
+/* The lookaside is empty (called at DISPATCH_LEVEL): takes one block and a
+ * batch for the lookaside from the shared list, growing it when it is
+ * empty too. */
+static PEXP_POOL_HEADER ExpRefillLookaside(ULONG Kind, ULONG Class, PEXP_LOOKASIDE Lookaside)
 {
     EXP_CLASS_LIST *List = &ExpClassLists[Kind][Class];
     ULONG Batch = ExpLookasideDepth(Class) / 2;
-    KIRQL OldIrql;
+    KLOCK_QUEUE_HANDLE LockHandle;
 
     for (;;) {
-        OldIrql = KiAcquireLock(&List->Lock);
+        KeAcquireInStackQueuedSpinLockAtDpcLevel(&List->Lock, &LockHandle);
         if (List->Head != NULL) {
             PSLIST_ENTRY First = List->Head;
             List->Head = First->Next;
@@ -188,53 +218,58 @@ static PEXP_POOL_HEADER ExpRefillLookaside(ULONG Kind, ULONG Class, PSLIST_HEADE
                 PSLIST_ENTRY Entry = List->Head;
                 List->Head = Entry->Next;
                 List->Count--;
-                ExpInterlockedPushEntrySList(Lookaside, Entry);
+                Entry->Next = Lookaside->Head;
+                Lookaside->Head = Entry;
+                Lookaside->Depth++;
             }
-            KiReleaseLock(&List->Lock, OldIrql);
+            KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
             return ExpHeaderOfEntry(First);
         }
-        KiReleaseLock(&List->Lock, OldIrql);
+        KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
         if (!ExpGrowClass(Kind, Class)) {
             return NULL;
         }
     }
 }
 
-/* The lookaside is full: hands all of it back to the shared list. */
-static VOID ExpTrimLookaside(ULONG Kind, ULONG Class, PSLIST_HEADER Lookaside)
+/* The lookaside is full (called at DISPATCH_LEVEL): hands all of it back
+ * to the shared list. */
+static VOID ExpTrimLookaside(ULONG Kind, ULONG Class, PEXP_LOOKASIDE Lookaside)
 {
     EXP_CLASS_LIST *List = &ExpClassLists[Kind][Class];
-    PSLIST_ENTRY First = ExpInterlockedFlushSList(Lookaside), Last = First;
-    ULONG Count = 0;
-    KIRQL OldIrql;
+    PSLIST_ENTRY First = Lookaside->Head, Last = First;
+    ULONG Count = Lookaside->Depth;
+    KLOCK_QUEUE_HANDLE LockHandle;
 
     if (First == NULL) {
         return;
     }
-    for (;;) {
-        Count++;
-        if (Last->Next == NULL) {
-            break;
-        }
+    while (Last->Next != NULL) {
         Last = Last->Next;
     }
-    OldIrql = KiAcquireLock(&List->Lock);
+    Lookaside->Head = NULL;
+    Lookaside->Depth = 0;
+    KeAcquireInStackQueuedSpinLockAtDpcLevel(&List->Lock, &LockHandle);
     Last->Next = List->Head;
     List->Head = First;
     List->Count += Count;
-    KiReleaseLock(&List->Lock, OldIrql);
+    KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
 }
 
-static PVOID ExpAllocateSmall(ULONG Kind, SIZE_T BlockBytes, SIZE_T Size, ULONG Tag, UCHAR Flags,
-                              BOOLEAN CacheAligned)
+/* Called at DISPATCH_LEVEL on processor Number; CallerIrql is reported
+ * if the block turns out to be corrupted. */
+static PVOID ExpAllocateSmall(ULONG Number, ULONG Kind, SIZE_T BlockBytes, SIZE_T Size, ULONG Tag,
+                              UCHAR Flags, BOOLEAN CacheAligned, KIRQL CallerIrql)
 {
     ULONG Class = ExpSizeToClass(BlockBytes);
-    PSLIST_HEADER Lookaside = &ExpPoolProcessors[ExpCurrentProcessor()].Lookaside[Kind][Class];
-    PSLIST_ENTRY Entry = ExpInterlockedPopEntrySList(Lookaside);
+    PEXP_LOOKASIDE Lookaside = &ExpPoolProcessors[Number].Lookaside[Kind][Class];
+    PSLIST_ENTRY Entry = Lookaside->Head;
     PEXP_POOL_HEADER Header;
     PUCHAR User, Result;
 
     if (Entry != NULL) {
+        Lookaside->Head = Entry->Next;
+        Lookaside->Depth--;
         Header = ExpHeaderOfEntry(Entry);
     } else {
         Header = ExpRefillLookaside(Kind, Class, Lookaside);
@@ -245,7 +280,7 @@ static PVOID ExpAllocateSmall(ULONG Kind, SIZE_T BlockBytes, SIZE_T Size, ULONG 
     if (Header->State != EXP_STATE_FREE || Header->Class != Class || !ExpHeaderSealed(Header)) {
         /* A free block was written to: the pool itself is corrupt. The
          * block is abandoned. */
-        ExpPoolViolation(DRIVER_CORRUPTED_EXPOOL, (ULONG_PTR)Header, KeGetCurrentIrql(), 0,
+        ExpPoolViolation(DRIVER_CORRUPTED_EXPOOL, (ULONG_PTR)Header, CallerIrql, 0,
                          (ULONG_PTR)__builtin_return_address(0), Header->Tag,
                          "free pool block corrupted (header overwritten)");
         return NULL;
@@ -317,20 +352,24 @@ static PEXP_POOL_HEADER ExpCheckSmallBlock(PVOID P, PVOID Caller)
     return Header;
 }
 
-static VOID ExpFreeSmall(PEXP_POOL_HEADER Header)
+/* Called at DISPATCH_LEVEL on processor Number. */
+static VOID ExpFreeSmall(ULONG Number, PEXP_POOL_HEADER Header)
 {
     ULONG Kind = (Header->Flags & EXP_HF_EXECUTE) ? EXP_KIND_EXECUTE : EXP_KIND_NX;
     ULONG Class = Header->Class;
-    PSLIST_HEADER Lookaside = &ExpPoolProcessors[ExpCurrentProcessor()].Lookaside[Kind][Class];
+    PEXP_LOOKASIDE Lookaside = &ExpPoolProcessors[Number].Lookaside[Kind][Class];
+    PSLIST_ENTRY Entry = (PSLIST_ENTRY)(Header + 1);
 
     Header->State = EXP_STATE_FREE;
     Header->Flags &= EXP_HF_EXECUTE;
     Header->Size = 0;
     ExpSealHeader(Header);
-    if (ExQueryDepthSList(Lookaside) >= ExpLookasideDepth(Class)) {
+    if (Lookaside->Depth >= ExpLookasideDepth(Class)) {
         ExpTrimLookaside(Kind, Class, Lookaside);
     }
-    ExpInterlockedPushEntrySList(Lookaside, (PSLIST_ENTRY)(Header + 1));
+    Entry->Next = Lookaside->Head;
+    Lookaside->Head = Entry;
+    Lookaside->Depth++;
 }
 
 /* ---- Allocation front end ---------------------------------------------- */
@@ -416,16 +455,30 @@ static PVOID ExpAllocatePool(ULONG Kind, BOOLEAN Paged, SIZE_T Size, ULONG Tag, 
         BlockBytes += SYSTEM_CACHE_ALIGNMENT_SIZE - EXP_HEADER_SIZE;
     }
     if (Size < PAGE_SIZE && BlockBytes <= PAGE_SIZE) {
-        Block = ExpAllocateSmall(Kind, BlockBytes, Size, Tag, Flags,
-                                 (Options & EXP_OPT_CACHE_ALIGNED) != 0);
-    } else {
-        Block = ExpAllocateBigPages(Size, Tag, Flags);
+        /* The fast path: this processor's lookaside and counters, at
+         * DISPATCH_LEVEL, with no locked instruction. */
+        ULONG Number;
+
+        ExpRaiseToDpc(Irql);
+        Number = ExpCurrentProcessor();
+        Block = ExpAllocateSmall(Number, Kind, BlockBytes, Size, Tag, Flags,
+                                 (Options & EXP_OPT_CACHE_ALIGNED) != 0, Irql);
+        if (Block != NULL) {
+            ExpChargePoolTagAtDpc(Number, Tag, Paged, Size);
+        }
+        ExpLowerFromDpc(Irql);
+        if (Block == NULL) {
+            return ExpAllocationFailed(Options, PoolType, Size, Tag, Caller);
+        }
+        goto Charged;
     }
+    Block = ExpAllocateBigPages(Size, Tag, Flags);
     if (Block == NULL) {
         return ExpAllocationFailed(Options, PoolType, Size, Tag, Caller);
     }
 Done:
     ExpChargePoolTag(Tag, Paged, Size);
+Charged:
     if (Options & EXP_OPT_ZERO) {
         memset(Block, 0, Size);
     }
@@ -439,6 +492,7 @@ static VOID ExpFreePool(PVOID P, ULONG Tag, PVOID Caller)
     PEXP_POOL_HEADER Header;
     BOOLEAN Paged;
     PUCHAR Damage;
+    ULONG Number;
 
     if (((ULONG_PTR)P & (EXP_HEADER_SIZE - 1)) != 0 || P == NULL) {
         ExpPoolViolation(BAD_POOL_CALLER, 0x46, (ULONG_PTR)P, 0, 0, 0,
@@ -489,8 +543,13 @@ static VOID ExpFreePool(PVOID P, ULONG Tag, PVOID Caller)
             return;
         }
     }
-    ExpReturnPoolTag(Header->Tag, Paged, Header->Size - (ULONG)((PUCHAR)P - (PUCHAR)(Header + 1)));
-    ExpFreeSmall(Header);
+    /* The fast path, as for allocation. */
+    ExpRaiseToDpc(Irql);
+    Number = ExpCurrentProcessor();
+    ExpReturnPoolTagAtDpc(Number, Header->Tag, Paged,
+                          Header->Size - (ULONG)((PUCHAR)P - (PUCHAR)(Header + 1)));
+    ExpFreeSmall(Number, Header);
+    ExpLowerFromDpc(Irql);
 }
 
 /* ---- Exported routines ------------------------------------------------- */

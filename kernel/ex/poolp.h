@@ -152,8 +152,13 @@ PUCHAR ExpFindGuardDamage(PUCHAR Start, PUCHAR End);
 
 /* ---- Tags (pooltag.c) -------------------------------------------------- */
 
+/* Any IRQL up to DISPATCH_LEVEL (they raise to it). */
 VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
 VOID ExpReturnPoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
+/* The fast path's: at DISPATCH_LEVEL on processor Number, plain stores to
+ * that processor's counters. */
+VOID ExpChargePoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
+VOID ExpReturnPoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
 
 /* ---- Verification (poolverify.c) --------------------------------------- */
 

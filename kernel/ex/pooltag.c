@@ -5,10 +5,10 @@
  * A global table maps each tag to a slot (open addressing; a slot is
  * claimed once with a compare-exchange and never released, so lookups take
  * no lock). The counters live per processor: each processor updates only
- * its own array (with relaxed atomic adds, so a thread that migrates
- * mid-update stays correct), and a query sums all of them. A processor's
- * array is allocated on its first pool use; until then, or if that fails,
- * it uses a shared array.
+ * its own array, at DISPATCH_LEVEL (the thread cannot migrate mid-update),
+ * with plain loads and stores, and a query sums all of them. A processor's
+ * array is allocated on its first pool use; if that fails, it uses a
+ * shared array with atomic adds.
  */
 #include "poolp.h"
 
@@ -27,7 +27,6 @@ typedef struct _EXP_TAG_COUNTERS {
 static ULONG ExpTagKeys[EXP_TAG_SLOTS];
 static PEXP_TAG_COUNTERS ExpTagCounters[MAXIMUM_PROCESSORS];
 static EXP_TAG_COUNTERS ExpSharedTagCounters[EXP_TAG_SLOTS + 1];
-static volatile LONG ExpTagCountersBusy[MAXIMUM_PROCESSORS];
 
 static ULONG ExpTagSlot(ULONG Tag)
 {
@@ -54,43 +53,69 @@ static ULONG ExpTagSlot(ULONG Tag)
     return EXP_TAG_OVERFLOW;
 }
 
-/* This processor's counters (allocated on first use). */
-static PEXP_TAG_COUNTERS ExpProcessorCounters(VOID)
+/* Processor Number's counters, allocated on its first pool use (at
+ * DISPATCH_LEVEL on that processor, so nobody races for it); NULL if that
+ * failed, the caller then uses the shared array. */
+static PEXP_TAG_COUNTERS ExpProcessorCounters(ULONG Number)
 {
-    ULONG Number = KeGetCurrentPrcb()->Number & (MAXIMUM_PROCESSORS - 1);
-    PEXP_TAG_COUNTERS Counters = __atomic_load_n(&ExpTagCounters[Number], __ATOMIC_ACQUIRE);
+    PEXP_TAG_COUNTERS Counters = ExpTagCounters[Number];
+
+    if (Counters == NULL) {
+        Counters = MiAllocateKernelPages(EXP_TAG_COUNTER_PAGES);
+        if (Counters != NULL) {
+            __atomic_store_n(&ExpTagCounters[Number], Counters, __ATOMIC_RELEASE);
+        }
+    }
+    return Counters;
+}
+
+/* A plain add to a counter only this processor writes (other processors
+ * only read it, in queries): no locked instruction. */
+static inline VOID ExpBump(LONGLONG *Counter, LONGLONG Delta)
+{
+    __atomic_store_n(Counter, __atomic_load_n(Counter, __ATOMIC_RELAXED) + Delta, __ATOMIC_RELAXED);
+}
+
+static VOID ExpCount(ULONG Number, ULONG Tag, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes)
+{
+    PEXP_TAG_COUNTERS Counters = ExpProcessorCounters(Number & (MAXIMUM_PROCESSORS - 1));
+    ULONG Slot = ExpTagSlot(Tag);
 
     if (Counters != NULL) {
-        return Counters;
+        ExpBump(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
+        ExpBump(&Counters[Slot].Bytes[Paged], Bytes);
+    } else {
+        Counters = &ExpSharedTagCounters[Slot];
+        __atomic_fetch_add(Free ? &Counters->Frees[Paged] : &Counters->Allocs[Paged], 1,
+                           __ATOMIC_RELAXED);
+        __atomic_fetch_add(&Counters->Bytes[Paged], Bytes, __ATOMIC_RELAXED);
     }
-    /* One allocation attempt at a time per processor; the rest use the
-     * shared array meanwhile. */
-    if (__atomic_exchange_n(&ExpTagCountersBusy[Number], 1, __ATOMIC_ACQUIRE) != 0) {
-        return ExpSharedTagCounters;
-    }
-    Counters = MiAllocateKernelPages(EXP_TAG_COUNTER_PAGES);
-    if (Counters != NULL) {
-        __atomic_store_n(&ExpTagCounters[Number], Counters, __ATOMIC_RELEASE);
-        return Counters;
-    }
-    __atomic_store_n(&ExpTagCountersBusy[Number], 0, __ATOMIC_RELEASE);
-    return ExpSharedTagCounters;
+}
+
+VOID ExpChargePoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
+{
+    ExpCount(Number, Tag, Paged, FALSE, (LONGLONG)Bytes);
+}
+
+VOID ExpReturnPoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
+{
+    ExpCount(Number, Tag, Paged, TRUE, -(LONGLONG)Bytes);
 }
 
 VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
 {
-    PEXP_TAG_COUNTERS Counter = &ExpProcessorCounters()[ExpTagSlot(Tag)];
+    KIRQL OldIrql = KeRaiseIrqlToDpcLevel();
 
-    __atomic_fetch_add(&Counter->Allocs[Paged], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&Counter->Bytes[Paged], (LONGLONG)Bytes, __ATOMIC_RELAXED);
+    ExpCount(KeGetCurrentPrcb()->Number, Tag, Paged, FALSE, (LONGLONG)Bytes);
+    KeLowerIrql(OldIrql);
 }
 
 VOID ExpReturnPoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
 {
-    PEXP_TAG_COUNTERS Counter = &ExpProcessorCounters()[ExpTagSlot(Tag)];
+    KIRQL OldIrql = KeRaiseIrqlToDpcLevel();
 
-    __atomic_fetch_add(&Counter->Frees[Paged], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&Counter->Bytes[Paged], (LONGLONG)Bytes, __ATOMIC_RELAXED);
+    ExpCount(KeGetCurrentPrcb()->Number, Tag, Paged, TRUE, -(LONGLONG)Bytes);
+    KeLowerIrql(OldIrql);
 }
 
 /* Sums one slot over every processor's counters. */

@@ -82,4 +82,13 @@ PEXP_POOL_VIOLATION_HOOK ExpSetPoolViolationHook(PEXP_POOL_VIOLATION_HOOK Hook);
  * the memory manager). */
 SIZE_T ExpPoolPagesInUse(VOID);
 
+/* ---- Executive synchronization (exsync: kernel/ex, docs/ex-sync.md) ---- */
+
+/* Starts the system worker threads (ExQueueWorkItem). Idempotent: phase 1
+ * of the boot calls it; the hosted test program's tests call it before
+ * using work items. Items queued earlier wait for the threads. */
+NTSTATUS ExpInitializeWorkerThreads(VOID);
+
+/* ---- end executive synchronization ---- */
+
 #endif /* _EX_ */

@@ -104,6 +104,7 @@ VOID KiRegisterProcessor(PKPRCB Prcb);
 #define IPI_DISPATCH 0x1 /* reschedule: request a DISPATCH_LEVEL software interrupt */
 #define IPI_DPC      0x2 /* drain the DPC queue (same software interrupt) */
 #define IPI_PACKET   0x4 /* run the packets other processors posted */
+#define IPI_APC      0x8 /* deliver kernel APCs: request an APC_LEVEL software interrupt */
 
 /* Sets Requests in each target's IpiRequests and interrupts the targets
  * (the caller's own bit is honoured: it is interrupted like any other). */
@@ -170,6 +171,10 @@ DECLSPEC_NORETURN VOID KiTerminateThread(NTSTATUS ExitStatus);
 /* Frees the stacks of terminated threads (runs at PASSIVE_LEVEL: the idle
  * loop and thread creation call it). Returns the number reaped. */
 ULONG KiReapTerminatedThreads(VOID);
+/* Waits (PASSIVE_LEVEL, a schedulable thread) until every terminated
+ * thread has been reaped, on any processor: tests call it before comparing
+ * page or thread counts with a baseline. */
+VOID KiSettleTerminatedThreads(VOID);
 /* Threads alive (created, not yet reaped), for leak checks. */
 LONG KiQueryThreadCount(VOID);
 /* Kernel stacks of threads (MmCreateKernelStack) not yet freed. */
@@ -185,5 +190,28 @@ BOOLEAN KiYieldThread(VOID);
 BOOLEAN KiSchedulerSelfCheck(VOID);
 
 /* ---- end dispatcher and scheduler ---- */
+
+/* ---- APCs and priority inheritance (ke2: kernel/ke/apc.c, inherit.c) ---- */
+
+/* Ownership boost for executive locks (FAST_MUTEX, ERESOURCE...): raises
+ * Owner to at least Priority (1-31; a variable-priority owner may be lifted
+ * into the real-time range while a real-time thread waits on it) until
+ * KiRemoveOwnerBoost. Boosts only rise: the highest outstanding request
+ * wins. The caller keeps Owner referenced (it owns the lock the caller
+ * waits for). Both take the dispatcher lock: IRQL <= DISPATCH_LEVEL, never
+ * with the dispatcher lock held. */
+VOID KiBoostOwnerPriority(PKTHREAD Owner, KPRIORITY Priority);
+/* Drops the ownership boost: Thread goes back to its base priority plus
+ * its decaying wake boost, or to the highest waiter of a KMUTANT it still
+ * owns when that is higher. Called by the owner AFTER it has released the
+ * lock and readied the waiter: dropping first lets a medium-priority
+ * thread run before the waiter is ready (the inversion again). */
+VOID KiRemoveOwnerBoost(PKTHREAD Thread);
+
+/* Delivers the current thread's deliverable kernel APCs (IRQL APC_LEVEL,
+ * called by the APC_LEVEL software interrupt). */
+VOID KiDeliverApc(VOID);
+
+/* ---- end APCs and priority inheritance ---- */
 
 #endif /* _KE_ */

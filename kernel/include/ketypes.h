@@ -99,6 +99,13 @@ typedef struct _KTHREAD {
     LONG KernelApcDisable;
     LONG SpecialApcDisable;
 
+    /* ---- APCs and priority inheritance (ke2; dispatcher lock) ---- */
+    KAPC_STATE ApcState;      /* queues; KernelApcPending re-requests on switch */
+    BOOLEAN ApcQueueable;     /* FALSE once the thread runs down its APCs */
+    SCHAR OwnerBoostPriority; /* KiBoostOwnerPriority floor, 0 = none */
+    SCHAR NormalPriority;     /* Priority without inheritance (inherit.c) */
+    UCHAR Spare2[5];
+
     /* ---- life cycle ---- */
     PKPROCESS Process;
     LIST_ENTRY ThreadListEntry; /* in Process->ThreadListHead */

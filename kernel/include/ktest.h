@@ -53,6 +53,61 @@ typedef struct _KTEST_CASE {
         &KtestCase_##suite##_##name;                                                               \
     static void KtestRoutine_##suite##_##name(PKTEST_CONTEXT KtContext)
 
+/* ---- Bug check cases (kernel/ktest/bugcheck.c) ----
+ *
+ * A misuse scenario that must end in a stop screen with a given stop code
+ * (and, optionally, first parameter). They live in their own registry, so
+ * KtestRun never runs them; each one runs alone in a system that is thrown
+ * away afterwards: "bugcheck=suite.name" on the kernel command line (QEMU),
+ * or ktest_hosted --bugcheck, which starts one child process per case.
+ *
+ *   KTEST_BUGCHECK(ke_misuse, lower_irql_up, IRQL_NOT_LESS_OR_EQUAL)
+ *   {
+ *       KeLowerIrql(DISPATCH_LEVEL);
+ *   }
+ *
+ * The body may KT_SKIP (e.g. a page fault in the hosted build); returning
+ * otherwise means the misuse went undetected: the case fails. */
+#define KTEST_BUGCHECK_CHECK_P1 0x1 /* also compare P1 with Parameter1 */
+
+typedef struct _KTEST_BUGCHECK_CASE {
+    KTEST_CASE Case;
+    ULONG Code;
+    ULONG Flags;
+    ULONG_PTR Parameter1;
+} KTEST_BUGCHECK_CASE, *PKTEST_BUGCHECK_CASE;
+
+#if defined(_WIN64)
+#define KTEST_BUGCHECK_SECTION __attribute__((section(".ktestb$m"), used))
+#else
+#define KTEST_BUGCHECK_SECTION __attribute__((section("ktest_bugcheck_cases"), used))
+#endif
+
+#define KTEST_BUGCHECK_(suite, name, code, flags, p1)                                              \
+    static void KtestRoutine_##suite##_##name(PKTEST_CONTEXT KtContext);                           \
+    static const KTEST_BUGCHECK_CASE KtestBugCheck_##suite##_##name = {                            \
+        { #suite, #name, KtestRoutine_##suite##_##name }, (code), (flags), (ULONG_PTR)(p1)         \
+    };                                                                                             \
+    KTEST_BUGCHECK_SECTION const KTEST_BUGCHECK_CASE *const KtestBugCheckEntry_##suite##_##name =  \
+        &KtestBugCheck_##suite##_##name;                                                           \
+    static void KtestRoutine_##suite##_##name(PKTEST_CONTEXT KtContext)
+
+/* Must stop with Code (any parameters). */
+#define KTEST_BUGCHECK(suite, name, code) KTEST_BUGCHECK_(suite, name, code, 0, 0)
+/* Must stop with Code and P1 == p1. */
+#define KTEST_BUGCHECK_P1(suite, name, code, p1)                                                   \
+    KTEST_BUGCHECK_(suite, name, code, KTEST_BUGCHECK_CHECK_P1, p1)
+
+/* Registered bug check cases, and the one named "suite.name" (or NULL). */
+ULONG KtestBugCheckCount(void);
+const KTEST_BUGCHECK_CASE *KtestBugCheckGet(ULONG Index);
+const KTEST_BUGCHECK_CASE *KtestBugCheckFind(const char *FullName, SIZE_T Length);
+/* Prints "ktest: bugcheck suite.name expects STOP 0x%08X[, P1 0x..]" and
+ * runs the case on the calling thread. Returns only if the case did not
+ * stop the system: TRUE when it skipped (after printing "ktest: SKIP ..."),
+ * FALSE when the misuse went undetected (after printing why). */
+BOOLEAN KtestRunBugCheck(const KTEST_BUGCHECK_CASE *Case);
+
 /* Reporting (ktest.c). */
 void KtestReportFailure(PKTEST_CONTEXT Context, const char *File, int Line, const char *Format, ...)
     __attribute__((format(printf, 4, 5)));
@@ -64,6 +119,8 @@ BOOLEAN KtestStringsEqual(const char *A, const char *B);
  * with '*' and '?'; several globs separated by ','; NULL or "" = all).
  * Prints KTAP version 1 and returns the number of failed tests. */
 ULONG KtestRun(const char *Filter);
+/* Whether Case ("suite.name") matches Filter, as KtestRun selects. */
+BOOLEAN KtestSelected(const char *Filter, const KTEST_CASE *Case);
 /* Number of registered tests, and the i-th one (for listing). */
 ULONG KtestCount(void);
 const KTEST_CASE *KtestGet(ULONG Index);

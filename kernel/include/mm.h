@@ -36,6 +36,19 @@ PFN_NUMBER MiZeroedPhysicalPageCount(VOID);
 /* Moves up to MaxPages pages from the free list to the zeroed list,
  * clearing them; returns how many. The zero-page thread's work. */
 PFN_NUMBER MiZeroFreePages(PFN_NUMBER MaxPages);
+/* ---- Zero-page thread (zeropage.c; owner: perf) ---- */
+/* Pages on the free list (not yet zeroed). */
+PFN_NUMBER MiFreeListPageCount(VOID);
+/* Starts the priority-0 thread that zeroes free pages while the system is
+ * idle (phase 1; once). */
+NTSTATUS MiStartZeroPageThread(VOID);
+/* Wakes it if it sleeps (pfn.c calls this after freeing pages). */
+VOID MiSignalZeroPageThread(VOID);
+/* Test seam: stops the thread from zeroing (returns once no batch is in
+ * progress) / lets it go on. */
+VOID MiPauseZeroPageThread(BOOLEAN Pause);
+/* The thread, or NULL before MiStartZeroPageThread. */
+struct _KTHREAD *MiQueryZeroPageThread(VOID);
 /* MDL locks: a reference keeps an owned (Active) page from reaching the
  * free list until the last reference goes, even if its owner frees it.
  * Returns FALSE (and takes nothing) for pages the database does not own

@@ -5,7 +5,7 @@
  * and every wait outcome (index, WaitAll, timeouts relative / absolute /
  * zero, alerts, STATUS_ABANDONED_WAIT_n, 64 objects).
  */
-#include "ktestthreads.h"
+#include <ktestthreads.h>
 
 static volatile LONG KtWoken;
 

@@ -7,6 +7,7 @@
  */
 #include <ntddk.h>
 #include <cpio.h>
+#include <ex.h>
 #include <hal.h>
 #include <io.h>
 #include <ke.h>
@@ -99,6 +100,16 @@ static VOID KipRunCommandLine(PCSTR CommandLine)
         Failed = KtestRun(Length != 0 ? Filter : NULL);
         HalTerminateSystem(Failed == 0 ? HAL_EXIT_SUCCESS : HAL_EXIT_TEST_FAILED);
     }
+    /* bugcheck=suite.name: one KTEST_BUGCHECK case, which must end in its
+     * stop screen; returning is a test failure (build/keel/testing.py). */
+    if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "bugcheck", &Value, &Length)) {
+        const KTEST_BUGCHECK_CASE *Case = KtestBugCheckFind(Value, Length);
+        if (Case == NULL) {
+            DbgPrint("ktest: no bug check case named %.*s\n", (int)Length, Value);
+            HalTerminateSystem(HAL_EXIT_TEST_FAILED);
+        }
+        HalTerminateSystem(KtestRunBugCheck(Case) ? HAL_EXIT_SUCCESS : HAL_EXIT_TEST_FAILED);
+    }
     if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "crash", &Value, &Length)) {
         KipCrash(Value, Length);
     }
@@ -125,6 +136,8 @@ static VOID NTAPI KipPhase1Initialization(PVOID Context)
     KI_PHASE1_PARAMETERS *Parameters = Context;
 
     KiSchedulerSelfCheck();
+    /* perf: the priority-0 thread that zeroes free pages while idle. */
+    MiStartZeroPageThread();
     KiBootSystem(Parameters->KernelBase, Parameters->KernelSize, Parameters->BootImage,
                  Parameters->BootImageSize, Parameters->CommandLine);
 }
@@ -162,6 +175,11 @@ VOID KiBootSystem(PVOID KernelBase, ULONG KernelSize, const VOID *BootImage, SIZ
         MiInitializeLoadedModuleList(KernelBase, KernelSize, NULL, 0);
     }
     KiPrintBootPhase("module list initialized", KiReadTimestamp());
+
+    /* System worker threads (exsync): before drivers, which queue work. */
+    if (!NT_SUCCESS(ExpInitializeWorkerThreads())) {
+        KeBugCheckEx(PHASE1_INITIALIZATION_FAILED, 0, 0, 0, 0);
+    }
 
     if (BootImage != NULL) {
         IopLoadBootDrivers(BootImage, BootImageSize);

@@ -129,6 +129,9 @@ VOID KiIpiServiceRoutine(PKTRAP_FRAME TrapFrame)
     if (Requests & (IPI_DISPATCH | IPI_DPC)) {
         KiRequestSoftwareInterrupt(DISPATCH_LEVEL);
     }
+    if (Requests & IPI_APC) {
+        KiRequestSoftwareInterrupt(APC_LEVEL);
+    }
     /* Packets are found through the source mask whether or not the
      * IPI_PACKET bit is still set (a poll may have run them already). */
     KipIpiProcessPackets();

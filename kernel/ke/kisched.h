@@ -70,6 +70,36 @@ VOID KiExitDispatcher(KIRQL OldIrql, BOOLEAN Wait);
 /* ---- Mutants (mutant.c); dispatcher lock held ---- */
 VOID KiAbandonOwnedMutants(PKTHREAD Thread);
 
+/* ---- Priority inheritance (inherit.c); dispatcher lock held ---- */
+
+/* The priority Thread should run at: max(NormalPriority (base + wake
+ * boost to decay), OwnerBoostPriority, highest waiter of a mutant it
+ * owns). */
+SCHAR KiComputeThreadPriority(PKTHREAD Thread);
+/* Sets Thread's priority to KiComputeThreadPriority (requeue / preempt). */
+VOID KiRecomputeThreadPriority(PKTHREAD Thread);
+/* Waiter is about to block: lifts the owners of the mutants it waits for
+ * (and their owners, along chains of blocked owners) to its priority. */
+VOID KiBoostMutantOwners(PKTHREAD Waiter);
+
+/* ---- APCs (apc.c); dispatcher lock held ---- */
+
+/* The APC_LEVEL work of this processor's current thread (softint.c). */
+VOID KiApcInterrupt(VOID);
+/* A kernel APC may be deliverable to the current thread now that a region
+ * ended: delivers it (PASSIVE_LEVEL) or requests the APC interrupt. */
+VOID KiCheckForKernelApcDelivery(VOID);
+/* Under the dispatcher lock: the current thread has a kernel APC it may
+ * run now. The wait path delivers it before blocking: an APC queued while
+ * the thread was between delivery and blocking would otherwise wait for
+ * the next wake, its interrupt taken by whatever ran next. */
+BOOLEAN KiKernelApcDeliverable(PKTHREAD Thread);
+/* The terminating current thread's queues: no more insertions; pending
+ * kernel APCs delivered, the rest run down (PASSIVE_LEVEL, no lock). */
+VOID KiRundownApcQueues(PKTHREAD Thread);
+/* Initial APC state of a new thread. */
+VOID KiInitializeThreadApcState(PKTHREAD Thread);
+
 /* ---- Timers (timer.c); dispatcher lock held ---- */
 
 /* Interrupt time of the earliest timer (MAXULONG64 when none); read by the

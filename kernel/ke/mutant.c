@@ -35,15 +35,26 @@ VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
     Mutex->ApcDisable = 1;
 }
 
-/* Frees Mutant (owned by Owner): unlinks it and wakes a waiter. */
+/* Frees Mutant (owned by Owner): unlinks it and wakes a waiter. The
+ * priority Owner inherited from the mutant's waiters goes; the new owner
+ * inherits from the waiters left (inherit.c). */
 static VOID KiFreeMutant(PKMUTANT Mutant, PKTHREAD Owner, KPRIORITY Increment)
 {
+    PKTHREAD NewOwner;
+
     RemoveEntryList(&Mutant->MutantListEntry);
     Owner->KernelApcDisable += Mutant->ApcDisable;
     Mutant->OwnerThread = NULL;
     Mutant->Header.SignalState = 1;
     if (!IsListEmpty(&Mutant->Header.WaitListHead)) {
         KiWaitTest(Mutant, Increment);
+    }
+    if (Owner->Priority > Owner->NormalPriority) {
+        KiRecomputeThreadPriority(Owner);
+    }
+    NewOwner = Mutant->OwnerThread;
+    if (NewOwner != NULL && NewOwner != Owner && !IsListEmpty(&Mutant->Header.WaitListHead)) {
+        KiRecomputeThreadPriority(NewOwner);
     }
 }
 

@@ -208,6 +208,11 @@ static VOID KiSwitchTo(PKPRCB Prcb, PKTHREAD Old, PKTHREAD New)
 
 VOID KiCompleteSwitch(VOID)
 {
+    /* Kernel APCs queued while the thread was away: the APC interrupt is
+     * per processor, so ask again on the one it now runs on (apc.c). */
+    if (KeGetCurrentPrcb()->CurrentThread->ApcState.KernelApcPending) {
+        KiRequestSoftwareInterrupt(APC_LEVEL);
+    }
     KiReleaseDispatcherLockFromDpcLevel();
 }
 
@@ -280,9 +285,11 @@ VOID KiDispatchInterrupt(VOID)
         Thread->Quantum = KI_QUANTUM_TICKS;
         /* A boost wears off one level per quantum, never below the base;
          * real-time threads are never boosted. */
-        if (Thread->PriorityDecrement > 0 && Thread->Priority < LOW_REALTIME_PRIORITY) {
-            Thread->Priority--;
+        if (Thread->PriorityDecrement > 0 && Thread->NormalPriority < LOW_REALTIME_PRIORITY) {
+            Thread->NormalPriority--;
             Thread->PriorityDecrement--;
+            /* Never below an inherited priority (inherit.c). */
+            Thread->Priority = KiComputeThreadPriority(Thread);
         }
     }
 

@@ -4,7 +4,7 @@
  * for real-time threads), priority changes, yield, hard affinity. Threads
  * that must compete are pinned to the test thread's processor.
  */
-#include "ktestthreads.h"
+#include <ktestthreads.h>
 
 typedef struct _KT_ORDER {
     volatile LONG Count;

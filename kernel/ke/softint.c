@@ -37,10 +37,16 @@ VOID KiCheckSoftwareInterrupts(VOID)
             continue;
         }
         if (Irql < APC_LEVEL && (Pending & (1u << APC_LEVEL)) != 0) {
-            /* Kernel APC delivery comes with the APC work (docs/scheduler.md);
-             * until then the request is consumed. */
+            /* Kernel APCs of the current thread (apc.c), at APC_LEVEL with
+             * interrupts enabled; a normal APC's routine drops to
+             * PASSIVE_LEVEL and may be switched to another processor. */
             __atomic_and_fetch(&Prcb->SoftwareInterruptPending, ~(1u << APC_LEVEL),
                                __ATOMIC_RELAXED);
+            KiWriteIrql(APC_LEVEL);
+            KiRestoreInterrupts(TRUE);
+            KiApcInterrupt();
+            KiDisableInterrupts();
+            KiWriteIrql(Irql);
             KiRestoreInterrupts(Enabled);
             continue;
         }

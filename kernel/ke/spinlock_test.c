@@ -3,7 +3,7 @@
  * release, the DPC-level forms, try-acquire, in-stack queued locks, and
  * mutual exclusion under contention from threads on every processor.
  */
-#include "ktestthreads.h"
+#include <ktestthreads.h>
 
 KTEST(ke_spinlock, raises_and_restores_irql)
 {

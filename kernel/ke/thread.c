@@ -49,6 +49,7 @@ static VOID KiInitializeThreadObject(PKTHREAD Thread, SCHAR Priority, KAFFINITY 
     Thread->State = Initialized;
     Thread->Priority = Priority;
     Thread->BasePriority = Priority;
+    Thread->NormalPriority = Priority;
     Thread->Quantum = KI_QUANTUM_TICKS;
     Thread->Affinity = Affinity;
     Thread->UserAffinity = Affinity;
@@ -62,6 +63,7 @@ static VOID KiInitializeThreadObject(PKTHREAD Thread, SCHAR Priority, KAFFINITY 
     Thread->Cid.UniqueThread =
         (HANDLE)(ULONG_PTR)(ULONG)__atomic_add_fetch(&KiNextThreadId, 4, __ATOMIC_RELAXED);
     Thread->CreateTime = KeQueryInterruptTime();
+    KiInitializeThreadApcState(Thread);
 }
 
 /* ---- Start-up ---- */
@@ -233,6 +235,9 @@ DECLSPEC_NORETURN VOID KiTerminateThread(NTSTATUS ExitStatus)
     if (Thread == NULL || Thread->IdleThread) {
         KeBugCheckEx(INVALID_DATA_ACCESS_TRAP, (ULONG_PTR)Thread, (ULONG_PTR)ExitStatus, 1, 0);
     }
+    /* Queued kernel APCs run and the rest run down while the thread can
+     * still take them at PASSIVE_LEVEL. */
+    KiRundownApcQueues(Thread);
     OldIrql = KiAcquireDispatcherLock();
     (VOID) OldIrql;
     Thread->ExitStatus = ExitStatus;
@@ -279,6 +284,31 @@ ULONG KiReapTerminatedThreads(VOID)
     }
 }
 
+VOID KiSettleTerminatedThreads(VOID)
+{
+    LARGE_INTEGER TwoMs = { .QuadPart = -20000 };
+    LONG Last = -1;
+
+    /* Other processors' idle threads reap too: wait until no thread is
+     * queued or being reaped and the thread count holds still. */
+    for (ULONG i = 0; i < 200; i++) {
+        KIRQL OldIrql;
+        BOOLEAN Empty;
+        LONG Count;
+
+        KiReapTerminatedThreads();
+        KeDelayExecutionThread(KernelMode, FALSE, &TwoMs);
+        OldIrql = KiAcquireDispatcherLock();
+        Empty = IsListEmpty(&KiReaperListHead) && KiReapsInProgress == 0;
+        KiReleaseDispatcherLock(OldIrql);
+        Count = KiQueryThreadCount();
+        if (Empty && Count == Last) {
+            return;
+        }
+        Last = Count;
+    }
+}
+
 /* ---- Thread routines ---- */
 
 PKTHREAD NTAPI KeGetCurrentThread(VOID)
@@ -301,9 +331,11 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     }
     OldIrql = KiAcquireDispatcherLock();
     Old = Thread->Priority;
-    /* As NT: the boost is gone and the base stays. */
+    /* As NT: the boost is gone and the base stays; an inherited priority
+     * (inherit.c) still applies on top. */
     Thread->PriorityDecrement = 0;
-    KiSetPriorityThread(Thread, (SCHAR)Priority);
+    Thread->NormalPriority = (SCHAR)Priority;
+    KiRecomputeThreadPriority(Thread);
     KiReleaseDispatcherLock(OldIrql);
     return Old;
 }
@@ -327,7 +359,8 @@ LONG NTAPI KeSetBasePriorityThread(PKTHREAD Thread, LONG Increment)
     }
     Thread->BasePriority = (SCHAR)NewBase;
     Thread->PriorityDecrement = 0;
-    KiSetPriorityThread(Thread, (SCHAR)NewBase);
+    Thread->NormalPriority = (SCHAR)NewBase;
+    KiRecomputeThreadPriority(Thread);
     KiReleaseDispatcherLock(OldIrql);
     return Old;
 }
@@ -415,20 +448,4 @@ BOOLEAN NTAPI KeTestAlertThread(KPROCESSOR_MODE AlertMode)
     return Alerted;
 }
 
-/* Kernel APCs are not delivered yet (docs/scheduler.md); the counters are
- * kept so that code using critical regions and mutexes is already right. */
-VOID NTAPI KeEnterCriticalRegion(VOID)
-{
-    KiCurrentThread()->KernelApcDisable--;
-}
-
-VOID NTAPI KeLeaveCriticalRegion(VOID)
-{
-    KiCurrentThread()->KernelApcDisable++;
-}
-
-BOOLEAN NTAPI KeAreApcsDisabled(VOID)
-{
-    PKTHREAD Thread = KiCurrentThread();
-    return Thread->KernelApcDisable != 0 || Thread->SpecialApcDisable != 0;
-}
+/* Critical and guarded regions are with the APCs they hold off (apc.c). */

@@ -7,31 +7,7 @@
 #include <ex.h>
 #include <mm.h>
 #include "kisched.h"
-#include "ktestthreads.h"
-
-/* Lets the reapers (this thread and every idle thread) finish: until no
- * thread waits for its stack to be freed and the count holds still. */
-static VOID KtSettleThreads(VOID)
-{
-    LONG Last = -1;
-
-    for (ULONG i = 0; i < 200; i++) {
-        KIRQL OldIrql;
-        BOOLEAN Empty;
-        LONG Count;
-
-        KiReapTerminatedThreads();
-        KtSleepMs(2);
-        OldIrql = KiAcquireDispatcherLock();
-        Empty = IsListEmpty(&KiReaperListHead) && KiReapsInProgress == 0;
-        KiReleaseDispatcherLock(OldIrql);
-        Count = KiQueryThreadCount();
-        if (Empty && Count == Last) {
-            return;
-        }
-        Last = Count;
-    }
-}
+#include <ktestthreads.h>
 
 static VOID NTAPI KtIncrement(PVOID Context)
 {
@@ -88,7 +64,7 @@ KTEST(ke_thread, thousand_threads_no_leak)
     KT_REQUIRE_THREADS();
     /* Warm the allocators up, then take the baseline. */
     KtRunBatch(KtContext, KT_BATCH, &Done);
-    KtSettleThreads();
+    KiSettleTerminatedThreads();
     Threads = KiQueryThreadCount();
     Stacks = KiQueryKernelStackCount();
     KT_ASSERT_TRUE(ExpQueryPoolTag(KI_THREAD_POOL_TAG, &Before));
@@ -98,7 +74,7 @@ KTEST(ke_thread, thousand_threads_no_leak)
         KtRunBatch(KtContext, KT_BATCH, &Done);
     }
     KT_EXPECT_EQ(Done, KT_MANY_THREADS);
-    KtSettleThreads();
+    KiSettleTerminatedThreads();
     KT_ASSERT_TRUE(ExpQueryPoolTag(KI_THREAD_POOL_TAG, &After));
     /* Every thread object, stack and pool block is back. */
     KT_EXPECT_EQ(KiQueryThreadCount(), Threads);

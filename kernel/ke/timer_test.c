@@ -3,7 +3,7 @@
  * cancel, synchronization timers) and DPCs (delivery when IRQL drops,
  * importance order, double insertion, removal, targeted DPCs).
  */
-#include "ktestthreads.h"
+#include <ktestthreads.h>
 
 static volatile ULONG KtDpcProcessor;
 

@@ -78,19 +78,34 @@ VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status, KPRIORITY Increment)
         Timeout->BlockState = 0;
         KiRemoveTimer(&Thread->Timer);
     }
+    /* Owners of mutants it stops waiting for (timeout, alert, APC, the
+     * other object of a WaitAny) may have inherited its priority. */
+    for (ULONG i = 0; i < Thread->WaitBlockCount; i++) {
+        PDISPATCHER_HEADER Header = Thread->WaitBlockList[i].Object;
+        if (Header->Type == MutantObject) {
+            PKTHREAD Owner = ((PKMUTANT)Header)->OwnerThread;
+            if (Owner != NULL && Owner != Thread && Owner->Priority > Owner->NormalPriority) {
+                KiRecomputeThreadPriority(Owner);
+            }
+        }
+    }
     Thread->WaitBlockCount = 0;
     Thread->WaitStatus = Status;
 
     /* The boost of the signaler (variable priorities only, never above
      * 15), worn off one level per quantum end. */
-    if (Increment > 0 && Thread->Priority < LOW_REALTIME_PRIORITY) {
+    if (Increment > 0 && Thread->NormalPriority < LOW_REALTIME_PRIORITY) {
         LONG Boosted = Thread->BasePriority + Increment;
         if (Boosted > LOW_REALTIME_PRIORITY - 1) {
             Boosted = LOW_REALTIME_PRIORITY - 1;
         }
-        if (Boosted > Thread->Priority) {
+        if (Boosted > Thread->NormalPriority) {
             Thread->PriorityDecrement = (SCHAR)(Boosted - Thread->BasePriority);
-            Thread->Priority = (SCHAR)Boosted;
+            Thread->NormalPriority = (SCHAR)Boosted;
+            /* An inherited priority (inherit.c) may already be higher. */
+            if (Boosted > Thread->Priority) {
+                Thread->Priority = (SCHAR)Boosted;
+            }
         }
         Thread->Quantum = KI_QUANTUM_TICKS;
     }
@@ -183,6 +198,7 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
 {
     PKTHREAD Thread = KiCurrentThread();
     BOOLEAN ZeroTimeout = Timeout != NULL && Timeout->QuadPart == 0;
+    BOOLEAN HasMutant = FALSE;
     NTSTATUS Status;
     KIRQL OldIrql;
     ULONG64 Due = 0;
@@ -207,6 +223,13 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
         }
         OldIrql = KiAcquireDispatcherLock();
     }
+    /* The timeout is fixed once: a wait restarted after kernel APCs ran
+     * keeps the original deadline. */
+    if (Timeout != NULL && !ZeroTimeout) {
+        Due = KiDueTimeToInterruptTime(Timeout->QuadPart);
+    }
+
+Restart:
     Prcb = KeGetCurrentPrcb();
     if (WaitBlockArray == NULL && Thread != NULL) {
         WaitBlockArray = Thread->WaitBlock;
@@ -239,12 +262,26 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
         Status = STATUS_ALERTED;
         goto Done;
     }
+    if (Alertable && Thread != NULL && WaitMode != KernelMode &&
+        !IsListEmpty(&Thread->ApcState.ApcListHead[UserMode])) {
+        /* User APCs run on the way back to user mode (apc.c). */
+        Thread->ApcState.UserApcPending = TRUE;
+        Status = STATUS_USER_APC;
+        goto Done;
+    }
     if (Timeout != NULL) {
-        Due = KiDueTimeToInterruptTime(Timeout->QuadPart);
         if (ZeroTimeout || Due <= KeQueryInterruptTime()) {
             Status = STATUS_TIMEOUT;
             goto Done;
         }
+    }
+    if (Thread != NULL && OldIrql == PASSIVE_LEVEL && KiKernelApcDeliverable(Thread)) {
+        /* A kernel APC came in after the last delivery: run it first (as
+         * NT does when it commits a wait), then wait again. */
+        KiReleaseDispatcherLock(OldIrql);
+        KiCheckForKernelApcDelivery();
+        OldIrql = KiAcquireDispatcherLock();
+        goto Restart;
     }
 
     /* Block: link a wait block into each object, and the timeout. */
@@ -256,6 +293,7 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
         Block->Thread = Thread;
         Block->BlockState = 1;
         InsertTailList(&((PDISPATCHER_HEADER)Object[i])->WaitListHead, &Block->WaitListEntry);
+        HasMutant |= ((PDISPATCHER_HEADER)Object[i])->Type == MutantObject;
     }
     Thread->WaitBlockList = WaitBlockArray;
     Thread->WaitBlockCount = Count;
@@ -276,9 +314,19 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
     Thread->WaitIrql = OldIrql;
     Thread->WaitStatus = STATUS_SUCCESS;
     Thread->State = Waiting;
+    if (HasMutant) {
+        KiBoostMutantOwners(Thread);
+    }
     Status = KiSwapThread(Thread, Prcb);
     Thread->Alertable = FALSE;
+    /* Kernel APCs woke it: they run as the IRQL drops, then it waits
+     * again (NT: kernel APCs interrupt even non-alertable waits). */
     KeLowerIrql(OldIrql);
+    if (Status == STATUS_KERNEL_APC) {
+        HasMutant = FALSE;
+        OldIrql = KiAcquireDispatcherLock();
+        goto Restart;
+    }
     return Status;
 
 Done:

@@ -6,6 +6,14 @@
  *
  *   ktest_hosted [--processors N] [FILTER]   FILTER: "suite.name" globs separated by ','
  *   ktest_hosted --list                      one "suite.name" per line
+ *   ktest_hosted [--processors N] --bugcheck [FILTER]
+ *                                 the KTEST_BUGCHECK cases, one child process each
+ *                                 (host_bugcheck.c), KTAP on standard output
+ *   ktest_hosted --bugcheck-list  "suite.name 0xCODE [0xP1]" per bug check case
+ *   ktest_hosted [--processors N] --bugcheck-one NAME
+ *                                 runs one bug check case in this process: it
+ *                                 ends in the stop screen (exit 0x12), or exits
+ *                                 0x10 after a skip, 0x11 when nothing stopped
  *
  * Exit status: 0 when every test passed, 1 when some failed.
  */
@@ -15,6 +23,15 @@
 #include <ktest.h>
 
 static const char *KtFilter;
+static const KTEST_BUGCHECK_CASE *KtBugCheckCase;
+
+int KtHostRunBugChecks(const char *Self, ULONG Processors, const char *Filter);
+
+static VOID KtRunBugCheck(PVOID Context)
+{
+    (VOID) Context;
+    HalTerminateSystem(KtestRunBugCheck(KtBugCheckCase) ? HAL_EXIT_SUCCESS : HAL_EXIT_TEST_FAILED);
+}
 
 static VOID KtRunTests(PVOID Context)
 {
@@ -51,12 +68,45 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (argc > 1 && KtestStringsEqual(argv[1], "--bugcheck-list")) {
+        for (ULONG i = 0; i < KtestBugCheckCount(); i++) {
+            const KTEST_BUGCHECK_CASE *Case = KtestBugCheckGet(i);
+            if (Case->Flags & KTEST_BUGCHECK_CHECK_P1) {
+                DbgPrint("%s.%s 0x%08X 0x%llX\n", Case->Case.Suite, Case->Case.Name, Case->Code,
+                         (ULONGLONG)Case->Parameter1);
+            } else {
+                DbgPrint("%s.%s 0x%08X\n", Case->Case.Suite, Case->Case.Name, Case->Code);
+            }
+        }
+        return 0;
+    }
     if (argc > 2 && KtestStringsEqual(argv[1], "--processors")) {
         if (!KtParseCount(argv[2], &Processors)) {
             DbgPrint("ktest_hosted: --processors wants 1 to 64\n");
             return 2;
         }
         Argument = 3;
+    }
+    if (argc > Argument && KtestStringsEqual(argv[Argument], "--bugcheck")) {
+        /* The parent stays single-threaded: no kernel here, only children. */
+        return KtHostRunBugChecks("/proc/self/exe", Processors,
+                                  argc > Argument + 1 ? argv[Argument + 1] : NULL);
+    }
+    if (argc > Argument + 1 && KtestStringsEqual(argv[Argument], "--bugcheck-one")) {
+        const char *Name = argv[Argument + 1];
+        SIZE_T Length = 0;
+
+        while (Name[Length] != '\0') {
+            Length++;
+        }
+        KtBugCheckCase = KtestBugCheckFind(Name, Length);
+        if (KtBugCheckCase == NULL) {
+            DbgPrint("ktest_hosted: no bug check case named %s\n", Name);
+            return 2;
+        }
+        HalHostedInitialize();
+        HalHostedStartProcessors(Processors);
+        HalHostedRunSystemThread(KtRunBugCheck, NULL);
     }
     if (argc > Argument) {
         KtFilter = argv[Argument];

@@ -108,7 +108,7 @@ static BOOLEAN KtpGlobMatch(const char *Pattern, const char *PatternEnd, const c
     return Pattern == PatternEnd;
 }
 
-static BOOLEAN KtpSelected(const char *Filter, const KTEST_CASE *Case)
+BOOLEAN KtestSelected(const char *Filter, const KTEST_CASE *Case)
 {
     char FullName[128];
 
@@ -145,7 +145,7 @@ static ULONG KtpSuiteSelectedCount(const char *Filter, const char *Suite)
     ULONG Count = 0;
     for (const KTEST_CASE *const *Entry = KTP_FIRST; Entry < KTP_LAST; Entry++) {
         if (*Entry != NULL && KtestStringsEqual((*Entry)->Suite, Suite) &&
-            KtpSelected(Filter, *Entry)) {
+            KtestSelected(Filter, *Entry)) {
             Count++;
         }
     }
@@ -186,7 +186,7 @@ ULONG KtestRun(const char *Filter)
             KTEST_CONTEXT Context = { 0 };
 
             if (*Case == NULL || !KtestStringsEqual((*Case)->Suite, Suite) ||
-                !KtpSelected(Filter, *Case)) {
+                !KtestSelected(Filter, *Case)) {
                 continue;
             }
             CaseNumber++;

@@ -45,3 +45,20 @@ KTEST(ktest, strings_equal)
     KT_EXPECT_TRUE(KtestStringsEqual(NULL, NULL));
     KT_EXPECT_FALSE(KtestStringsEqual("a", NULL));
 }
+
+/* Bug check cases have their own registry: KtestRun never runs them, and
+ * bugcheck=NAME finds them by "suite.name". */
+KTEST(ktest, bugcheck_registry)
+{
+    static const char Name[] = "ke_misuse.lower_irql_raises";
+    const KTEST_BUGCHECK_CASE *Case = KtestBugCheckFind(Name, sizeof(Name) - 1);
+
+    KT_ASSERT_NOT_NULL(Case);
+    KT_EXPECT_EQ(Case->Code, IRQL_NOT_LESS_OR_EQUAL);
+    KT_EXPECT_NULL(KtestBugCheckFind(Name, sizeof(Name) - 2));
+    KT_EXPECT_NULL(KtestBugCheckFind("ke_misuse.no_such_case", 22));
+    for (ULONG i = 0; i < KtestCount(); i++) {
+        KT_EXPECT_FALSE(KtestGet(i)->Routine == Case->Case.Routine);
+    }
+    KT_EXPECT_GE(KtestBugCheckCount(), 1);
+}

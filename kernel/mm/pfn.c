@@ -62,8 +62,32 @@ static MI_PFN_LIST MiFreeList = { MI_PFN_NONE, MiPfnFree, 0 };
 static MI_PFN_LIST MiZeroedList = { MI_PFN_NONE, MiPfnZeroed, 0 };
 static PFN_NUMBER MiTotalPages;
 static PFN_NUMBER MiZeroingPages;
-/* Guards both lists, every MMPFN's State/Flags/LockCount and the counts. */
-static KI_LOCK MiPfnLock;
+/* Guards both lists, every MMPFN's State/Flags/LockCount and the counts.
+ * An in-stack queued spin lock: processors get it in FIFO order. */
+static KSPIN_LOCK MiPfnLock;
+
+/* Also usable above DISPATCH_LEVEL (the bug check path maps pages), where
+ * the IRQL is left alone. */
+static VOID MiAcquirePfnLock(PKLOCK_QUEUE_HANDLE Handle)
+{
+    KIRQL Irql = KeGetCurrentIrql();
+
+    if (Irql < DISPATCH_LEVEL) {
+        KeAcquireInStackQueuedSpinLock(&MiPfnLock, Handle);
+    } else {
+        KeAcquireInStackQueuedSpinLockAtDpcLevel(&MiPfnLock, Handle);
+        Handle->OldIrql = Irql;
+    }
+}
+
+static VOID MiReleasePfnLock(PKLOCK_QUEUE_HANDLE Handle)
+{
+    if (Handle->OldIrql < DISPATCH_LEVEL) {
+        KeReleaseInStackQueuedSpinLock(Handle);
+    } else {
+        KeReleaseInStackQueuedSpinLockFromDpcLevel(Handle);
+    }
+}
 
 /* Memory types that are RAM the kernel may eventually own. */
 static BOOLEAN MiIsRamType(ULONG Type)
@@ -249,7 +273,8 @@ static PVOID MiPageAddress(PFN_NUMBER Pfn)
 
 BOOLEAN MiAllocatePhysicalPage(PPFN_NUMBER Pfn, BOOLEAN Zero)
 {
-    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    KLOCK_QUEUE_HANDLE LockHandle;
+    MiAcquirePfnLock(&LockHandle);
     /* A caller that needs zeroes takes a page the zeroing routine already
      * cleared; one that does not leaves those for callers that do. */
     PMI_PFN_LIST First = Zero ? &MiZeroedList : &MiFreeList;
@@ -260,7 +285,7 @@ BOOLEAN MiAllocatePhysicalPage(PPFN_NUMBER Pfn, BOOLEAN Zero)
     if (Page != MI_PFN_NONE) {
         MiUnlinkPage(Page, MiPfnActive);
     }
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
     if (Page == MI_PFN_NONE) {
         return FALSE;
     }
@@ -290,14 +315,17 @@ static VOID MiReleasePageLocked(PFN_NUMBER Pfn)
 
 VOID MiFreePhysicalPage(PFN_NUMBER Pfn)
 {
-    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    KLOCK_QUEUE_HANDLE LockHandle;
+    MiAcquirePfnLock(&LockHandle);
     MiReleasePageLocked(Pfn);
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
+    MiSignalZeroPageThread();
 }
 
 BOOLEAN MiReferencePhysicalPage(PFN_NUMBER Pfn)
 {
-    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    KLOCK_QUEUE_HANDLE LockHandle;
+    MiAcquirePfnLock(&LockHandle);
     BOOLEAN Referenced = FALSE;
 
     /* Only pages someone owns can be locked; device memory and firmware
@@ -310,13 +338,14 @@ BOOLEAN MiReferencePhysicalPage(PFN_NUMBER Pfn)
         MmPfnDatabase[Pfn].LockCount++;
         Referenced = TRUE;
     }
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
     return Referenced;
 }
 
 VOID MiDereferencePhysicalPage(PFN_NUMBER Pfn)
 {
-    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    KLOCK_QUEUE_HANDLE LockHandle;
+    MiAcquirePfnLock(&LockHandle);
     PMMPFN Entry;
 
     if (Pfn >= MiPfnCount || MmPfnDatabase[Pfn].State != MiPfnActive ||
@@ -332,7 +361,8 @@ VOID MiDereferencePhysicalPage(PFN_NUMBER Pfn)
         Entry->Flags = 0;
         MiInsertFree((ULONG)Pfn);
     }
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
+    MiSignalZeroPageThread();
 }
 
 ULONG MiPhysicalPageLockCount(PFN_NUMBER Pfn)
@@ -348,7 +378,7 @@ BOOLEAN MiIsPhysicalPageOwned(PFN_NUMBER Pfn)
 PFN_NUMBER MiZeroFreePages(PFN_NUMBER MaxPages)
 {
     PFN_NUMBER Done = 0;
-    KIRQL OldIrql;
+    KLOCK_QUEUE_HANDLE LockHandle;
     ULONG Page;
 
     /* One page per lock hold: the memset runs unlocked (and could run at
@@ -356,21 +386,21 @@ PFN_NUMBER MiZeroFreePages(PFN_NUMBER MaxPages)
      * behind it. A page being zeroed is on no list; a concurrent
      * contiguous scan skips it. */
     while (Done < MaxPages) {
-        OldIrql = KiAcquireLock(&MiPfnLock);
+        MiAcquirePfnLock(&LockHandle);
         Page = MiFreeList.Head;
         if (Page != MI_PFN_NONE) {
             MiUnlinkPage(Page, MiPfnZeroing);
             MiZeroingPages++;
         }
-        KiReleaseLock(&MiPfnLock, OldIrql);
+        MiReleasePfnLock(&LockHandle);
         if (Page == MI_PFN_NONE) {
             break;
         }
         memset(MiPageAddress(Page), 0, PAGE_SIZE);
-        OldIrql = KiAcquireLock(&MiPfnLock);
+        MiAcquirePfnLock(&LockHandle);
         MiZeroingPages--;
         MiInsertList(&MiZeroedList, Page);
-        KiReleaseLock(&MiPfnLock, OldIrql);
+        MiReleasePfnLock(&LockHandle);
         Done++;
     }
     return Done;
@@ -380,7 +410,7 @@ BOOLEAN MiAllocateContiguousPhysicalPagesEx(PFN_NUMBER Count, PFN_NUMBER LowestP
                                             PFN_NUMBER HighestPfn, PFN_NUMBER BoundaryPfns,
                                             PPFN_NUMBER BasePfn)
 {
-    KIRQL OldIrql;
+    KLOCK_QUEUE_HANDLE LockHandle;
     ULONG64 Limit, Run = 0;
     BOOLEAN Found = FALSE;
     ULONG64 Base = 0;
@@ -391,7 +421,7 @@ BOOLEAN MiAllocateContiguousPhysicalPagesEx(PFN_NUMBER Count, PFN_NUMBER LowestP
     if (LowestPfn == 0) {
         LowestPfn = 1; /* page 0 is never handed out */
     }
-    OldIrql = KiAcquireLock(&MiPfnLock);
+    MiAcquirePfnLock(&LockHandle);
     Limit = HighestPfn < MiPfnCount ? (ULONG64)HighestPfn + 1 : MiPfnCount;
     /* Top down, as NT does, to keep low memory for devices that need it. */
     if (Count <= MiFreeList.Count + MiZeroedList.Count) {
@@ -416,7 +446,7 @@ BOOLEAN MiAllocateContiguousPhysicalPagesEx(PFN_NUMBER Count, PFN_NUMBER LowestP
         }
         *BasePfn = Base;
     }
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
     return Found;
 }
 
@@ -428,11 +458,13 @@ BOOLEAN MiAllocateContiguousPhysicalPages(PFN_NUMBER Count, PFN_NUMBER HighestPf
 
 VOID MiFreeContiguousPhysicalPages(PFN_NUMBER BasePfn, PFN_NUMBER Count)
 {
-    KIRQL OldIrql = KiAcquireLock(&MiPfnLock);
+    KLOCK_QUEUE_HANDLE LockHandle;
+    MiAcquirePfnLock(&LockHandle);
     for (PFN_NUMBER i = 0; i < Count; i++) {
         MiReleasePageLocked(BasePfn + i);
     }
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
+    MiSignalZeroPageThread();
 }
 
 PFN_NUMBER MiFreeLoaderMemory(const MEMORY_ALLOCATION_DESCRIPTOR *Descriptors, ULONG Count,
@@ -440,12 +472,12 @@ PFN_NUMBER MiFreeLoaderMemory(const MEMORY_ALLOCATION_DESCRIPTOR *Descriptors, U
 {
     PFN_NUMBER Freed = 0;
     ULONG64 Start, End;
-    KIRQL OldIrql;
+    KLOCK_QUEUE_HANDLE LockHandle;
 
     if (Type == LoaderFree || !MiIsRamType(Type) || Count > LOADER_MAX_MEMORY_DESCRIPTORS) {
         return 0;
     }
-    OldIrql = KiAcquireLock(&MiPfnLock);
+    MiAcquirePfnLock(&LockHandle);
     for (ULONG i = 0; i < Count; i++) {
         if (Descriptors[i].MemoryType != Type ||
             !MiDescriptorRange(&Descriptors[i], &Start, &End)) {
@@ -460,14 +492,28 @@ PFN_NUMBER MiFreeLoaderMemory(const MEMORY_ALLOCATION_DESCRIPTOR *Descriptors, U
             }
         }
     }
-    KiReleaseLock(&MiPfnLock, OldIrql);
+    MiReleasePfnLock(&LockHandle);
+    MiSignalZeroPageThread();
     return Freed;
 }
 
 PFN_NUMBER MiFreePhysicalPageCount(VOID)
 {
-    /* Pages being zeroed count as free: they are only in transit. */
-    return MiFreeList.Count + MiZeroedList.Count + MiZeroingPages;
+    KLOCK_QUEUE_HANDLE LockHandle;
+    PFN_NUMBER Free;
+
+    /* Pages being zeroed count as free: they are only in transit. The zero
+     * page thread moves a page between the three counts under the lock, so
+     * an unlocked sum could catch it counted twice or not at all. */
+    MiAcquirePfnLock(&LockHandle);
+    Free = MiFreeList.Count + MiZeroedList.Count + MiZeroingPages;
+    MiReleasePfnLock(&LockHandle);
+    return Free;
+}
+
+PFN_NUMBER MiFreeListPageCount(VOID)
+{
+    return MiFreeList.Count;
 }
 
 PFN_NUMBER MiZeroedPhysicalPageCount(VOID)

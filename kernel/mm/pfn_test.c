@@ -6,6 +6,7 @@
 #include <ntddk.h>
 #include <ktest.h>
 #include <mm.h>
+#include <ketypes.h>
 
 static PULONG64 PageWords(PFN_NUMBER Pfn)
 {
@@ -64,11 +65,15 @@ KTEST(mm_pfn, zeroed_allocation)
  * bitmap that no page came twice, then gives them all back. */
 KTEST(mm_pfn, allocate_all_free_all_no_duplicates)
 {
-    PFN_NUMBER Free = MiFreePhysicalPageCount(), Pfn, Head = 0, Count = 0, Duplicates = 0;
+    PFN_NUMBER Free, Pfn, Head = 0, Count = 0, Duplicates = 0;
     SIZE_T BitmapPages = BYTES_TO_PAGES((MiPfnDatabaseSize() + 7) / 8);
     PFN_NUMBER BitmapBase;
     PUCHAR Bitmap;
 
+    /* A page the zero-page thread is zeroing counts as free but is on no
+     * list: keep it out of the way. */
+    MiPauseZeroPageThread(TRUE);
+    Free = MiFreePhysicalPageCount();
     KT_ASSERT_TRUE(
         MiAllocateContiguousPhysicalPages(BitmapPages, MiPfnDatabaseSize(), &BitmapBase));
     Bitmap = (PUCHAR)PageWords(BitmapBase);
@@ -99,6 +104,7 @@ KTEST(mm_pfn, allocate_all_free_all_no_duplicates)
     }
     MiFreeContiguousPhysicalPages(BitmapBase, BitmapPages);
     KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    MiPauseZeroPageThread(FALSE);
 }
 
 KTEST(mm_pfn, contiguous_run)
@@ -155,9 +161,12 @@ static BOOLEAN PageIsZero(PFN_NUMBER Pfn)
 
 KTEST(mm_pfn, zeroed_list)
 {
-    PFN_NUMBER Free = MiFreePhysicalPageCount(), Pfns[8], Pfn;
+    PFN_NUMBER Free, Pfns[8], Pfn;
     PFN_NUMBER Zeroed;
 
+    /* The zero-page thread would race the counts below. */
+    MiPauseZeroPageThread(TRUE);
+    Free = MiFreePhysicalPageCount();
     /* Dirty pages go back to the free list... */
     for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
         KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfns[i], FALSE));
@@ -189,19 +198,90 @@ KTEST(mm_pfn, zeroed_list)
     KT_EXPECT_EQ(PageWords(Pfn)[0], 0x7777777777777777ull);
     MiFreePhysicalPage(Pfn);
     KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    MiPauseZeroPageThread(FALSE);
 }
 
 KTEST(mm_pfn, zeroing_stops_when_free_list_is_empty)
 {
-    PFN_NUMBER Free = MiFreePhysicalPageCount();
-    PFN_NUMBER Zeroed = MiZeroedPhysicalPageCount();
-    PFN_NUMBER Done = MiZeroFreePages(~(PFN_NUMBER)0);
+    PFN_NUMBER Free, Zeroed, Done;
+
+    MiPauseZeroPageThread(TRUE);
+    Free = MiFreePhysicalPageCount();
+    Zeroed = MiZeroedPhysicalPageCount();
+    Done = MiZeroFreePages(~(PFN_NUMBER)0);
 
     /* Everything free is now zeroed. */
     KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Zeroed + Done);
     KT_EXPECT_EQ(MiZeroedPhysicalPageCount(), Free);
     KT_EXPECT_EQ(MiZeroFreePages(16), 0);
     KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    MiPauseZeroPageThread(FALSE);
+}
+
+/* The zero-page thread: priority 0, and it empties the free list into the
+ * zeroed list on its own once pages are freed. */
+KTEST(mm_pfn, zero_page_thread_zeroes_freed_pages)
+{
+    PKTHREAD Thread = MiQueryZeroPageThread();
+    PFN_NUMBER Pfns[8];
+    ULONG64 Deadline;
+
+    if (Thread == NULL) {
+        KT_SKIP("no zero-page thread (not started in this configuration)");
+    }
+    KT_EXPECT_EQ(Thread->Priority, 0);
+    KT_EXPECT_EQ(Thread->BasePriority, 0);
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
+        KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfns[i], FALSE));
+        memset(PageWords(Pfns[i]), 0xC3, PAGE_SIZE);
+    }
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
+        MiFreePhysicalPage(Pfns[i]);
+    }
+    /* Block (so even one processor goes idle) until it is done. */
+    Deadline = KeQueryInterruptTime() + 5000ull * 10000;
+    while (MiFreeListPageCount() != 0 && KeQueryInterruptTime() < Deadline) {
+        LARGE_INTEGER Interval = { .QuadPart = -10000 };
+        KeDelayExecutionThread(KernelMode, FALSE, &Interval);
+    }
+    KT_EXPECT_EQ(MiFreeListPageCount(), 0);
+}
+
+/* Regression: the free total (free + zeroed + being zeroed) was summed
+ * without the PFN lock, so a reader racing the zero-page thread on another
+ * processor saw it one page off. */
+KTEST(mm_pfn, free_total_is_stable_while_pages_are_zeroed)
+{
+    static PFN_NUMBER Pfns[512];
+    PFN_NUMBER Free;
+    ULONG Allocated = 0, Reads = 0, Wrong = 0;
+    ULONG64 Deadline;
+
+    if (MiQueryZeroPageThread() == NULL) {
+        KT_SKIP("no zero-page thread (not started in this configuration)");
+    }
+    if (KeQueryActiveProcessorCount(NULL) < 2) {
+        KT_SKIP("needs the zero-page thread running beside this one");
+    }
+    MiPauseZeroPageThread(TRUE);
+    while (Allocated < RTL_NUMBER_OF(Pfns) && MiAllocatePhysicalPage(&Pfns[Allocated], FALSE)) {
+        Allocated++;
+    }
+    for (ULONG i = 0; i < Allocated; i++) {
+        MiFreePhysicalPage(Pfns[i]);
+    }
+    /* Nothing else allocates now: every read must see the same total. */
+    Free = MiFreePhysicalPageCount();
+    MiPauseZeroPageThread(FALSE);
+    MiSignalZeroPageThread();
+    Deadline = KeQueryInterruptTime() + 5000ull * 10000;
+    while (MiFreeListPageCount() != 0 && KeQueryInterruptTime() < Deadline) {
+        Wrong += MiFreePhysicalPageCount() != Free;
+        Reads++;
+    }
+    KT_EXPECT_EQ(Allocated, RTL_NUMBER_OF(Pfns));
+    KT_EXPECT_GT(Reads, 0);
+    KT_EXPECT_EQ(Wrong, 0);
 }
 
 KTEST(mm_pfn, lock_reference_defers_free)

@@ -60,10 +60,11 @@ static LONG HalpUnmaskedLines(KIRQL Irql)
 }
 
 /* Takes the deliverable lines, highest level first, on the current
- * processor. Service routines run above DISPATCH_LEVEL, so the processor
- * cannot change under this loop; a line arriving while one is serviced
- * nests (its handler sees the raised IRQL) or is picked up by the next
- * iteration. */
+ * processor. Called pinned (interrupt flag clear: no handler can switch
+ * this thread to another host thread) and returns pinned. While a service
+ * routine runs, the IRQL is at its line's level, above DISPATCH_LEVEL,
+ * where nothing switches threads, so the flag is set again and a higher
+ * line nests as it would on the local APIC. */
 static VOID HalpServiceLines(PHALP_PROCESSOR Processor, PKTRAP_FRAME TrapFrame)
 {
     for (;;) {
@@ -73,7 +74,7 @@ static VOID HalpServiceLines(PHALP_PROCESSOR Processor, PKTRAP_FRAME TrapFrame)
         KIRQL Level;
 
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (!Processor->InterruptsEnabled || HalpShuttingDown) {
+        if (HalpShuttingDown) {
             return;
         }
         Lines = __atomic_load_n(&Processor->PendingInterrupts, __ATOMIC_ACQUIRE) &
@@ -87,6 +88,8 @@ static VOID HalpServiceLines(PHALP_PROCESSOR Processor, PKTRAP_FRAME TrapFrame)
 
         Processor->Pcr.Irql = Level;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        Processor->InterruptsEnabled = TRUE;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         Processor->InterruptsTaken++;
         if (Line == HALP_INTERRUPT_IPI) {
             Processor->IpisTaken++;
@@ -95,22 +98,33 @@ static VOID HalpServiceLines(PHALP_PROCESSOR Processor, PKTRAP_FRAME TrapFrame)
             KiClockInterrupt();
         }
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        Processor->InterruptsEnabled = FALSE;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         Processor->Pcr.Irql = Irql;
     }
 }
 
 VOID HalpDispatchPendingInterrupts(VOID)
 {
-    PHALP_PROCESSOR Processor = HalpCurrentProcessor();
-    KIRQL Interrupted = Processor->Pcr.Irql;
-    ULONG64 Taken = Processor->InterruptsTaken;
+    PHALP_PROCESSOR Processor;
+    KIRQL Interrupted;
+    ULONG64 Taken;
 
+    /* Pin first: only then is the processor record the thread's for good. */
+    if (!KiDisableInterrupts()) {
+        return; /* the flag was clear: nothing may be taken */
+    }
+    Processor = HalpCurrentProcessor();
+    Interrupted = Processor->Pcr.Irql;
+    Taken = Processor->InterruptsTaken;
     HalpServiceLines(Processor, NULL);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    Processor->InterruptsEnabled = TRUE;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     /* The interrupt exit (contract 3): software interrupts run when the
      * level returned to is below them. Only when a line was really taken:
      * an IRQL drop already checks them itself. */
-    if (Interrupted < DISPATCH_LEVEL && Processor->InterruptsTaken != Taken &&
-        Processor->InterruptsEnabled) {
+    if (Interrupted < DISPATCH_LEVEL && Processor->InterruptsTaken != Taken) {
         KiCheckSoftwareInterrupts();
     }
 }
@@ -171,34 +185,45 @@ static void HalpInterruptHandler(int Signal, siginfo_t *Info, void *UserContext)
 {
     ucontext_t *Context = UserContext;
     int SavedErrno = HalpReadErrno();
-    PHALP_PROCESSOR Processor = HalpCurrentProcessor();
     LONG Line = Signal == HALP_IPI_SIGNAL ? HALP_INTERRUPT_IPI : HALP_INTERRUPT_CLOCK;
+    PHALP_PROCESSOR Processor;
+    BOOLEAN Enabled;
     KIRQL Interrupted;
     ULONG64 Taken;
 
     (void)Info;
+    /* Pin: a nested signal now only marks its line pending, so this
+     * thread stays on this host thread until the flag is set again. */
+    Enabled = KiDisableInterrupts();
+    Processor = HalpCurrentProcessor();
     Processor->SignalsReceived++;
     if (!Processor->Online || HalpShuttingDown) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        Processor->InterruptsEnabled = Enabled;
         HalpWriteErrno(SavedErrno);
         return;
     }
     __atomic_or_fetch(&Processor->PendingInterrupts, Line, __ATOMIC_ACQ_REL);
     Interrupted = Processor->Pcr.Irql;
-    if (!Processor->InterruptsEnabled || (HalpUnmaskedLines(Interrupted) & Line) == 0) {
+    if (!Enabled || (HalpUnmaskedLines(Interrupted) & Line) == 0) {
         Processor->InterruptsDeferred++;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        Processor->InterruptsEnabled = Enabled;
         HalpWriteErrno(SavedErrno);
         return;
     }
 
+    Taken = Processor->InterruptsTaken;
     if (Line == HALP_INTERRUPT_IPI) {
         KTRAP_FRAME Frame;
         HalpCaptureFrame(&Frame, Context, Signal);
-        Taken = Processor->InterruptsTaken;
         HalpServiceLines(Processor, &Frame);
     } else {
-        Taken = Processor->InterruptsTaken;
         HalpServiceLines(Processor, NULL);
     }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    Processor->InterruptsEnabled = TRUE;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (Interrupted < DISPATCH_LEVEL && Processor->InterruptsTaken != Taken) {
         /* May switch to another thread; this one continues here later,
          * perhaps on another host thread. */
@@ -284,22 +309,29 @@ VOID KiArchSendIpi(KAFFINITY Targets)
 
 VOID KiHaltUntilInterrupt(VOID)
 {
-    PHALP_PROCESSOR Processor = HalpCurrentProcessor();
-    ULONG64 Seen = Processor->SignalsReceived;
+    PHALP_PROCESSOR Processor;
+    ULONG64 Seen;
+    BOOLEAN Enabled;
     sigset_t Block, Previous;
+
+    /* Pinned, read this processor's signal count; a handler that runs
+     * after this read is the interrupt the halt waits for. */
+    Enabled = KiDisableInterrupts();
+    Processor = HalpCurrentProcessor();
+    Seen = Processor->SignalsReceived;
+    (VOID) Enabled;
 
     /* "sti": takes what is already pending (this may switch threads). */
     KiRestoreInterrupts(TRUE);
 
     /* "hlt": with the interrupt signals blocked, nothing can arrive between
      * the check and the wait; sigsuspend unblocks and waits atomically. A
-     * handler that ran since Seen was read already was the interrupt. */
+     * thread that moved to another host thread meanwhile just returns. */
     sigemptyset(&Block);
     sigaddset(&Block, HALP_CLOCK_SIGNAL);
     sigaddset(&Block, HALP_IPI_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &Block, &Previous);
-    Processor = HalpCurrentProcessor();
-    if (Processor->SignalsReceived == Seen &&
+    if (HalpCurrentProcessor() == Processor && Processor->SignalsReceived == Seen &&
         (Processor->PendingInterrupts & HalpUnmaskedLines(Processor->Pcr.Irql)) == 0 &&
         !HalpShuttingDown) {
         sigsuspend(&Previous);

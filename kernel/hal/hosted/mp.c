@@ -18,6 +18,7 @@
 #include <hal.h>
 #include <hosted.h>
 #include <ke.h>
+#include <mm.h>
 #include "hosted_private.h"
 
 /* Enough for the idle loop and whatever the interrupt handlers run on it
@@ -118,6 +119,8 @@ DECLSPEC_NORETURN VOID HalHostedRunSystemThread(VOID (*Routine)(PVOID), PVOID Co
     NTSTATUS Status;
 
     HalHostedInitialize();
+    /* perf: the zero-page thread, as phase 1 starts it on bare metal. */
+    MiStartZeroPageThread();
     Status = KiCreateThread(Routine, Context, KI_DEFAULT_PRIORITY, &Thread);
     if (!NT_SUCCESS(Status)) {
         fprintf(stderr, "hosted HAL: no system thread (0x%08x)\n", (unsigned)Status);

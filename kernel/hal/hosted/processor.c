@@ -6,9 +6,13 @@
  * timestamp counter is CLOCK_MONOTONIC in nanoseconds.
  *
  * Kernel threads move between host threads (a context switch on host
- * thread B may resume a thread that last ran on host thread A), so nothing
- * here may keep a TLS address across a call that can switch: every access
- * goes through HalpCurrentProcessor, which is never inlined.
+ * thread B may resume a thread that last ran on host thread A, from inside
+ * a signal handler, between any two instructions), so nothing here may
+ * keep a TLS address while the thread can be switched: the IRQL and the
+ * interrupt flag are read and written by single %fs-relative instructions
+ * (as "mov cr8" and "cli" on bare metal), and other fields only once the
+ * thread is pinned: interrupt flag clear, or IRQL at DISPATCH_LEVEL or
+ * above.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -27,7 +31,27 @@
  * 10 us of PAUSEs, a fraction of a host time slice. */
 #define HALP_SPINS_PER_YIELD 64
 
-static _Thread_local HALP_PROCESSOR HalpThreadProcessor;
+/* local-exec: the hosted kernel links only into executables, so the
+ * variable is at a link-time offset from %fs and one instruction reaches a
+ * field of it (HALP_TLS_*). */
+static _Thread_local HALP_PROCESSOR HalpThreadProcessor
+    __attribute__((tls_model("local-exec"), used));
+
+#define HALP_TLS_LOAD8(Field, Result)                                                              \
+    __asm__ volatile("movb %%fs:HalpThreadProcessor@tpoff+%c1, %b0"                                \
+                     : "=q"(Result)                                                                \
+                     : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
+                     : "memory")
+#define HALP_TLS_STORE8(Field, Value)                                                              \
+    __asm__ volatile("movb %b0, %%fs:HalpThreadProcessor@tpoff+%c1"                                \
+                     :                                                                             \
+                     : "q"(Value), "i"(offsetof(HALP_PROCESSOR, Field))                            \
+                     : "memory")
+#define HALP_TLS_LOAD32(Field, Result)                                                             \
+    __asm__ volatile("movl %%fs:HalpThreadProcessor@tpoff+%c1, %k0"                                \
+                     : "=r"(Result)                                                                \
+                     : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
+                     : "memory")
 static volatile USHORT HalpNextProcessorNumber;
 
 PHALP_PROCESSOR HalpProcessors[MAXIMUM_PROCESSORS];
@@ -95,46 +119,63 @@ __attribute__((noinline)) PKPCR KeGetPcr(VOID)
     return &HalpCurrentProcessor()->Pcr;
 }
 
+/* The record exists before the first single-instruction access. */
+static VOID HalpEnsureProcessor(VOID)
+{
+    (VOID) HalpCurrentProcessor();
+}
+
 KIRQL KiReadIrql(VOID)
 {
-    return HalpCurrentProcessor()->Pcr.Irql;
+    KIRQL Irql;
+
+    HALP_TLS_LOAD8(Pcr.Irql, Irql);
+    return Irql;
 }
 
 VOID KiWriteIrql(KIRQL Irql)
 {
-    PHALP_PROCESSOR Processor = HalpCurrentProcessor();
-    KIRQL Old = Processor->Pcr.Irql;
+    KIRQL Old;
+    LONG Pending;
 
-    Processor->Pcr.Irql = Irql;
+    HalpEnsureProcessor();
+    /* A switch between these two instructions resumes the thread on a
+     * processor whose IRQL is the thread's, so Old stays right. */
+    HALP_TLS_LOAD8(Pcr.Irql, Old);
+    HALP_TLS_STORE8(Pcr.Irql, Irql);
     /* Lowering unmasks: a line that arrived while masked is taken now, as
-     * the local APIC delivers a held vector when TPR drops below it. The
-     * store above comes first, so a signal landing after it sees the new
-     * level and is taken by its own handler. */
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (Irql < Old && Processor->PendingInterrupts != 0) {
+     * the local APIC delivers a held vector when TPR drops below it. */
+    HALP_TLS_LOAD32(PendingInterrupts, Pending);
+    if (Irql < Old && Pending != 0) {
         HalpDispatchPendingInterrupts();
     }
 }
 
 BOOLEAN KiDisableInterrupts(VOID)
 {
-    PHALP_PROCESSOR Processor = HalpCurrentProcessor();
-    BOOLEAN Was = Processor->InterruptsEnabled;
+    BOOLEAN Was;
 
-    Processor->InterruptsEnabled = FALSE;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    HalpEnsureProcessor();
+    /* A handler between the two runs with the flag set and leaves it set
+     * (on whichever processor the thread then continues), so Was is
+     * right and the store clears the flag of the processor the thread is
+     * on from here. */
+    HALP_TLS_LOAD8(InterruptsEnabled, Was);
+    HALP_TLS_STORE8(InterruptsEnabled, (BOOLEAN)FALSE);
     return Was;
 }
 
 VOID KiRestoreInterrupts(BOOLEAN Enable)
 {
-    PHALP_PROCESSOR Processor = HalpCurrentProcessor();
+    LONG Pending;
 
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    Processor->InterruptsEnabled = Enable;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (Enable && Processor->PendingInterrupts != 0) {
-        HalpDispatchPendingInterrupts();
+    HalpEnsureProcessor();
+    HALP_TLS_STORE8(InterruptsEnabled, Enable);
+    if (Enable) {
+        HALP_TLS_LOAD32(PendingInterrupts, Pending);
+        if (Pending != 0) {
+            HalpDispatchPendingInterrupts();
+        }
     }
 }
 
