@@ -190,6 +190,85 @@ KTEST(ke_dispatcher, relative_and_absolute_timeouts)
     KT_EXPECT_GE(KeQueryInterruptTime() - Start, 3 * 10000);
 }
 
+/* A timeout that falls due while the wait is being committed (after the
+ * wait checked the time, before its timer is queued) must still end the
+ * wait. The waiter sweeps its timeout up from 100 ns until a wait really
+ * blocks, round after round, so that some deadlines land inside that
+ * window; 64 wait blocks to link widen it. Object 0 is a rescue event: a
+ * wait that lost its timeout is stuck until the test signals it. */
+#define KT_RACE_MS 300
+
+static KEVENT KtRaceEvents[MAXIMUM_WAIT_OBJECTS];
+static PVOID KtRaceObjects[MAXIMUM_WAIT_OBJECTS];
+static KWAIT_BLOCK KtRaceBlocks[MAXIMUM_WAIT_OBJECTS];
+static volatile LONG KtRaceWaits;
+static volatile LONG KtRaceLost;
+static volatile LONG KtRaceBadStatus;
+
+static VOID NTAPI KtRaceTimeoutWaiter(PVOID Context)
+{
+    ULONG64 End = KeQueryInterruptTime() + KT_RACE_MS * 10000ull;
+    LONGLONG Ticks = 1;
+
+    UNREFERENCED_PARAMETER(Context);
+    while (KeQueryInterruptTime() < End) {
+        LARGE_INTEGER Timeout = { .QuadPart = -Ticks };
+        ULONG64 Start = KeQueryInterruptTime();
+        NTSTATUS Status =
+            KeWaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS, KtRaceObjects, WaitAny, Executive,
+                                     KernelMode, FALSE, &Timeout, KtRaceBlocks);
+
+        if (Status == STATUS_WAIT_0) {
+            __atomic_add_fetch(&KtRaceLost, 1, __ATOMIC_RELAXED);
+        } else if (Status != STATUS_TIMEOUT) {
+            __atomic_add_fetch(&KtRaceBadStatus, 1, __ATOMIC_RELAXED);
+        }
+        __atomic_add_fetch(&KtRaceWaits, 1, __ATOMIC_RELEASE);
+        /* Blocked (it took more than 100 us): start the sweep again. */
+        Ticks = KeQueryInterruptTime() - Start > 1000 ? 1 : Ticks + 1;
+    }
+}
+
+KTEST(ke_dispatcher, timeout_due_while_committing_wait)
+{
+    PKTHREAD Thread;
+    LONG Seen = -1;
+    ULONG Still = 0;
+
+    KT_REQUIRE_THREADS();
+    KtRaceWaits = KtRaceLost = KtRaceBadStatus = 0;
+    KeInitializeEvent(&KtRaceEvents[0], SynchronizationEvent, FALSE);
+    for (ULONG i = 0; i < MAXIMUM_WAIT_OBJECTS; i++) {
+        if (i != 0) {
+            KeInitializeEvent(&KtRaceEvents[i], NotificationEvent, FALSE);
+        }
+        KtRaceObjects[i] = &KtRaceEvents[i];
+    }
+    Thread = KtStartThread(KtRaceTimeoutWaiter, NULL, KI_DEFAULT_PRIORITY, 0);
+    KT_ASSERT_NOT_NULL(Thread);
+    for (;;) {
+        LARGE_INTEGER Poll = { .QuadPart = -100 * 10000 };
+        LONG Waits;
+
+        if (KeWaitForSingleObject(Thread, Executive, KernelMode, FALSE, &Poll) == STATUS_SUCCESS) {
+            break;
+        }
+        Waits = __atomic_load_n(&KtRaceWaits, __ATOMIC_ACQUIRE);
+        if (Waits != Seen) {
+            Seen = Waits;
+            Still = 0;
+        } else if (++Still == 10) {
+            /* No wait ended for a second: one lost its timeout. */
+            KeSetEvent(&KtRaceEvents[0], IO_NO_INCREMENT, FALSE);
+            Still = 0;
+        }
+    }
+    KtJoin(Thread);
+    KT_EXPECT_GT(KtRaceWaits, 0);
+    KT_EXPECT_EQ(KtRaceLost, 0);
+    KT_EXPECT_EQ(KtRaceBadStatus, 0);
+}
+
 static VOID NTAPI KtSetEventLater(PVOID Context)
 {
     KtSleepMs(3);

@@ -40,14 +40,13 @@ ULONG64 KiDueTimeToInterruptTime(LONGLONG DueTime)
     return Now + (ULONG64)(DueTime - SystemTime.QuadPart);
 }
 
-BOOLEAN KiInsertTimer(PKTIMER Timer, ULONG64 DueTime)
+/* Queues Timer by DueTime, due or not (a due one expires at the next
+ * clock tick). */
+static VOID KiLinkTimer(PKTIMER Timer, ULONG64 DueTime)
 {
     PLIST_ENTRY Entry;
 
     Timer->DueTime.QuadPart = DueTime;
-    if (DueTime <= KeQueryInterruptTime()) {
-        return FALSE;
-    }
     /* After every timer due no later (FIFO among equals). */
     for (Entry = KiTimerListHead.Blink; Entry != &KiTimerListHead; Entry = Entry->Blink) {
         if (CONTAINING_RECORD(Entry, KTIMER, TimerListEntry)->DueTime.QuadPart <= DueTime) {
@@ -57,6 +56,17 @@ BOOLEAN KiInsertTimer(PKTIMER Timer, ULONG64 DueTime)
     InsertHeadList(Entry, &Timer->TimerListEntry);
     Timer->Header.TimerMiscFlags |= KI_TIMER_INSERTED;
     KiUpdateNextDueTime();
+}
+
+/* Queues Timer unless DueTime has already been reached: then it is not
+ * queued and the caller expires it (KeSetTimerEx) or does not wait. */
+BOOLEAN KiInsertTimer(PKTIMER Timer, ULONG64 DueTime)
+{
+    if (DueTime <= KeQueryInterruptTime()) {
+        Timer->DueTime.QuadPart = DueTime;
+        return FALSE;
+    }
+    KiLinkTimer(Timer, DueTime);
     return TRUE;
 }
 
@@ -82,7 +92,10 @@ static PKDPC KiSignalTimer(PKTIMER Timer, ULONG64 Now)
         if (Next <= Now) {
             Next = Now + Period; /* missed periods are not replayed */
         }
-        KiInsertTimer(Timer, Next);
+        /* Always queued: the clock may already have passed Next (Now was
+         * read before the waiters were woken), and a periodic timer left
+         * out of the list would never fire again. */
+        KiLinkTimer(Timer, Next);
     }
     return Timer->Dpc;
 }

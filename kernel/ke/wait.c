@@ -284,7 +284,25 @@ Restart:
         goto Restart;
     }
 
-    /* Block: link a wait block into each object, and the timeout. */
+    /* Block. The timeout first: time has passed since the check above, and
+     * KiInsertTimer refuses a due time that has been reached meanwhile (a
+     * timer not queued would never fire and the wait would never end).
+     * Then nothing is linked yet, and the wait simply times out. */
+    if (Timeout != NULL) {
+        PKWAIT_BLOCK Block = &Thread->WaitBlock[KI_TIMEOUT_BLOCK];
+        if (!KiInsertTimer(&Thread->Timer, Due)) {
+            Status = STATUS_TIMEOUT;
+            goto Done;
+        }
+        Block->Object = &Thread->Timer;
+        Block->WaitKey = (USHORT)STATUS_TIMEOUT;
+        Block->WaitType = WaitAny;
+        Block->Thread = Thread;
+        Block->BlockState = 1;
+        Thread->Timer.Header.SignalState = 0;
+        InsertTailList(&Thread->Timer.Header.WaitListHead, &Block->WaitListEntry);
+    }
+    /* A wait block into each object. */
     for (ULONG i = 0; i < Count; i++) {
         PKWAIT_BLOCK Block = &WaitBlockArray[i];
         Block->Object = Object[i];
@@ -297,17 +315,6 @@ Restart:
     }
     Thread->WaitBlockList = WaitBlockArray;
     Thread->WaitBlockCount = Count;
-    if (Timeout != NULL) {
-        PKWAIT_BLOCK Block = &Thread->WaitBlock[KI_TIMEOUT_BLOCK];
-        Block->Object = &Thread->Timer;
-        Block->WaitKey = (USHORT)STATUS_TIMEOUT;
-        Block->WaitType = WaitAny;
-        Block->Thread = Thread;
-        Block->BlockState = 1;
-        Thread->Timer.Header.SignalState = 0;
-        InsertTailList(&Thread->Timer.Header.WaitListHead, &Block->WaitListEntry);
-        KiInsertTimer(&Thread->Timer, Due);
-    }
     Thread->Alertable = Alertable;
     Thread->WaitMode = WaitMode;
     Thread->WaitReason = (UCHAR)WaitReason;
