@@ -2,8 +2,8 @@
  * poolboot.c - the pool's boot-time setup and boot options: the processor
  * check for the interlocked lists (cmpxchg16b, CPUID.1:ECX.CX16),
  * "specialpool=TAG" (special pool for one tag, as Driver Verifier's
- * PoolTag setting), and "pooltest=KIND", deliberate misuse that must end
- * in the right stop screen (the end-to-end tests of build/keel/testing.py).
+ * PoolTag setting). Misuse that must end in a stop screen is tested by
+ * the ex_pool_misuse bug check cases (pool_bugcheck_test.c).
  */
 #include "poolp.h"
 
@@ -29,43 +29,6 @@ static ULONG ExpParseTag(PCSTR Value, SIZE_T Length)
     return Tag;
 }
 
-static BOOLEAN ExpOptionIs(PCSTR Value, SIZE_T Length, PCSTR Name)
-{
-    return Length == strlen(Name) && memcmp(Value, Name, Length) == 0;
-}
-
-VOID ExpRunPoolTestOption(PCSTR CommandLine)
-{
-    const ULONG Tag = 'tlbD'; /* "Dblt" */
-    PCSTR Value;
-    SIZE_T Length;
-    PUCHAR Block;
-
-    if (CommandLine == NULL ||
-        !KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "pooltest", &Value, &Length)) {
-        return;
-    }
-    DbgPrint("pool: pooltest=%.*s\n", (int)Length, Value);
-    if (ExpOptionIs(Value, Length, "doublefree")) {
-        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, Tag);
-        ExFreePoolWithTag(Block, Tag);
-        ExFreePoolWithTag(Block, Tag);
-    } else if (ExpOptionIs(Value, Length, "badtag")) {
-        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, Tag);
-        ExFreePoolWithTag(Block, 'gaTX');
-    } else if (ExpOptionIs(Value, Length, "overrun")) {
-        ExpSetPoolVerification(TRUE);
-        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 40, Tag);
-        Block[40] = 0;
-        ExFreePoolWithTag(Block, Tag);
-    } else if (ExpOptionIs(Value, Length, "specialpool")) {
-        ExpSetSpecialPoolTag(Tag);
-        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 48, Tag);
-        ((volatile UCHAR *)Block)[48] = 0;
-    }
-    DbgPrint("pool: pooltest=%.*s was not caught\n", (int)Length, Value);
-}
-
 VOID ExpInitializePool(PCSTR CommandLine)
 {
     PCSTR Value;
@@ -83,5 +46,4 @@ VOID ExpInitializePool(PCSTR CommandLine)
         ExpFormatTag(ExpQuerySpecialPoolTag(), Text);
         DbgPrint("pool: special pool for tag '%s'\n", Text);
     }
-    ExpRunPoolTestOption(CommandLine);
 }

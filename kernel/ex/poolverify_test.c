@@ -4,7 +4,7 @@
  * hook (ExpSetPoolViolationHook), provokes the misuse and checks the stop
  * code and parameters the pool would have bug checked with; the pool call
  * returns without touching the block, which the test then frees properly.
- * The end-to-end stop screen is checked by `./keel test` (pooltest=...).
+ * The end-to-end stop screens are the ex_pool_misuse bug check cases.
  */
 #include "poolp.h"
 #include <ktest.h>

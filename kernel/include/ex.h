@@ -20,12 +20,6 @@ VOID ExpFreeKernelMemory(PVOID Block);
  * HAL never calls it. */
 VOID ExpInitializePool(PCSTR CommandLine);
 
-/* Runs the "pooltest=KIND" boot option if CommandLine has one: a deliberate
- * pool misuse for end-to-end stop-code tests (doublefree, badtag, overrun,
- * specialpool) that ends in a stop screen; returns when there is no such
- * option (or the misuse went unnoticed, which it reports). */
-VOID ExpRunPoolTestOption(PCSTR CommandLine);
-
 /* Per-tag accounting, as poolmon shows it (NT's SYSTEM_POOLTAG). Counts are
  * summed over processors when queried. */
 typedef struct _SYSTEM_POOLTAG {

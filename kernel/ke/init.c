@@ -17,10 +17,6 @@
 
 #define KI_MAX_FILTER 256
 
-/* Zero, but opaque to the optimizer: a deliberate NULL dereference must
- * really happen. */
-volatile ULONG_PTR KipNullAddress;
-
 VOID KiPrintBanner(VOID)
 {
     DbgPrint("Keel " KEEL_VERSION_STRING " (NT 10.0 x64, %s build)\n", DBG ? "checked" : "free");
@@ -34,52 +30,11 @@ VOID KiPrintBootPhase(PCSTR Name, ULONG64 Timestamp)
     DbgPrint("boot: %s at %llu.%03llu ms\n", Name, Us / 1000, Us % 1000);
 }
 
-/* "crash" stops the system on purpose; "crash=fault" and "crash=irql"
- * exercise the exception path instead (a NULL write at PASSIVE_LEVEL, and
- * at DISPATCH_LEVEL), for end-to-end tests of the stop codes. */
-/* crash=stack: unbounded recursion on a kernel stack from
- * MmCreateKernelStack runs into its guard page; the page fault cannot push
- * its frame there and becomes a double fault on the IST stack, the stop NT
- * shows for a kernel stack overflow (UNEXPECTED_KERNEL_MODE_TRAP, P1 = 8). */
-static KTHREAD KipOverflowThread, KipBootContext;
-static volatile ULONG KipRecursionDepth;
-
-static __attribute__((noinline)) ULONG KipOverflowStack(ULONG Depth)
+/* "crash" stops the system on purpose (a manually initiated crash, as
+ * NT's keyboard crash). Misuse that must end in a particular stop code is
+ * tested by registered cases instead: bugcheck=suite.name (ktest.h). */
+static VOID KipCrash(VOID)
 {
-    volatile UCHAR Frame[256];
-
-    Frame[0] = (UCHAR)Depth;
-    KipRecursionDepth = Depth;
-    if (Depth == 0xFFFFFFFFu) {
-        return Frame[0];
-    }
-    return KipOverflowStack(Depth + 1) + Frame[0];
-}
-
-static VOID KipOverflowStartup(VOID)
-{
-    KipOverflowStack(0);
-}
-
-static VOID KipCrash(PCSTR Kind, SIZE_T Length)
-{
-    volatile ULONG *Null = (volatile ULONG *)(ULONG_PTR)KipNullAddress;
-
-    if (Length == 5 && memcmp(Kind, "stack", 5) == 0) {
-        KipOverflowThread.StackBase =
-            (ULONG_PTR)MmCreateKernelStack(KERNEL_STACK_SIZE, &KipOverflowThread.StackLimit);
-        if (KipOverflowThread.StackBase != 0) {
-            KiInitializeContextThread(&KipOverflowThread, KipOverflowStartup);
-            KiSwapContext(&KipBootContext, &KipOverflowThread);
-        }
-    } else if (Length == 5 && memcmp(Kind, "fault", 5) == 0) {
-        *Null = 0xBAD;
-    } else if (Length == 4 && memcmp(Kind, "irql", 4) == 0) {
-        KIRQL OldIrql;
-        KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
-        *Null = 0xBAD;
-        KeLowerIrql(OldIrql);
-    }
     KeBugCheckEx(MANUALLY_INITIATED_CRASH, 0, 0, 0, 0);
 }
 
@@ -110,8 +65,8 @@ static VOID KipRunCommandLine(PCSTR CommandLine)
         }
         HalTerminateSystem(KtestRunBugCheck(Case) ? HAL_EXIT_SUCCESS : HAL_EXIT_TEST_FAILED);
     }
-    if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "crash", &Value, &Length)) {
-        KipCrash(Value, Length);
+    if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "crash", NULL, NULL)) {
+        KipCrash();
     }
     if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "shutdown", NULL, NULL)) {
         DbgPrint("Shutting down.\n");

@@ -99,7 +99,7 @@ VOID KiInitializeKernel(PLOADER_PARAMETER_BLOCK LoaderBlock)
     }
     MemoryReady = KiReadTimestamp();
     KiPrintBootPhase("memory manager initialized", MemoryReady);
-    /* The executive pool's boot options (specialpool=, pooltest=). */
+    /* The executive pool's boot options (specialpool=). */
     ExpInitializePool(Block->CommandLine);
 
     Status = HalpStartClock(KI_TIME_INCREMENT / 10);

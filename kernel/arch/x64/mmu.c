@@ -45,24 +45,41 @@ static ULONG MiIndex(ULONG_PTR Va, ULONG Level)
 
 /* Returns the entry for Va at level 0 (4 KiB pages), creating the tables
  * above it when Create is set; NULL when missing or covered by a large
- * page. */
+ * page.
+ *
+ * Processors map pages of different reservations at the same time, and
+ * two reservations may share a page table that does not exist yet: a new
+ * table is installed with a compare-exchange, and the processor that loses
+ * the race frees its page and uses the winner's. (A plain store would let
+ * the last processor replace a table the first one already mapped pages
+ * into, unmapping them behind their owner's back.) */
 static PULONG64 MiWalk(ULONG64 Pml4, ULONG_PTR Va, BOOLEAN Create)
 {
     PULONG64 Table = MiTable(Pml4);
 
     for (ULONG Level = 3; Level > 0; Level--) {
         PULONG64 Entry = &Table[MiIndex(Va, Level)];
-        if (!(*Entry & PTE_PRESENT)) {
+        ULONG64 Value = __atomic_load_n(Entry, __ATOMIC_ACQUIRE);
+        if (!(Value & PTE_PRESENT)) {
             PFN_NUMBER Pfn;
+            ULONG64 New;
             if (!Create || !MiAllocatePhysicalPage(&Pfn, TRUE)) {
                 return NULL;
             }
             /* Upper levels grant everything; the leaf decides. */
-            *Entry = ((ULONG64)Pfn << PAGE_SHIFT) | PTE_PRESENT | PTE_WRITE;
-        } else if (*Entry & PTE_LARGE) {
+            New = ((ULONG64)Pfn << PAGE_SHIFT) | PTE_PRESENT | PTE_WRITE;
+            if (__atomic_compare_exchange_n(Entry, &Value, New, FALSE, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                Value = New;
+            } else {
+                /* Another processor installed this table first. */
+                MiFreePhysicalPage(Pfn);
+            }
+        }
+        if (Value & PTE_LARGE) {
             return NULL;
         }
-        Table = MiTable(*Entry);
+        Table = MiTable(Value);
     }
     return &Table[MiIndex(Va, 0)];
 }
