@@ -236,30 +236,7 @@ def hosted_bugcheck(results, out, built_ok):
         results.add("bugcheck hosted", False, f"{gnbuild.KTEST_HOSTED} not built")
         return
     start = time.monotonic()
-    try:
-        proc = subprocess.run(
-            [binary, "--bugcheck"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            timeout=HOSTED_TIMEOUT,
-        )
-        status = proc.returncode
-        stdout = proc.stdout.decode("utf-8", "replace")
-        stderr = proc.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        status = None
-        stdout = (e.stdout or b"").decode("utf-8", "replace")
-        stderr = (e.stderr or b"").decode("utf-8", "replace")
-    report = ktap.parse(stdout)
-    any_failed = any(c.status == "fail" for c in report.cases) or report.errors
-    extra_ok = status == 0 or (status == 1 and any_failed)
-    message = (
-        f"ktest_hosted --bugcheck {'timed out' if status is None else f'exited with {status}'}\n"
-        + tail(stderr, 40)
-    )
-    _ktap_results(results, "bugcheck hosted", stdout, extra_ok, message)
+    _run_hosted_ktap(results, "bugcheck hosted", [binary, "--bugcheck"])
     print(f"     {time.monotonic() - start:.2f} s")
 
 
@@ -344,35 +321,7 @@ def _hosted_ktest_run(results, out, built_ok, processors):
         return
     env = dict(os.environ)
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-    # stdout carries the KTAP; sanitizer reports go to stderr.
-    try:
-        proc = subprocess.run(
-            [binary, "--processors", str(processors)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            timeout=HOSTED_TIMEOUT,
-        )
-        status = proc.returncode
-        stdout = proc.stdout.decode("utf-8", "replace")
-        stderr = proc.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        status = None
-        stdout = (e.stdout or b"").decode("utf-8", "replace")
-        stderr = (e.stderr or b"").decode("utf-8", "replace")
-    report = ktap.parse(stdout)
-    any_failed = any(c.status == "fail" for c in report.cases) or report.errors
-    # Exit status 1 with failed cases is expected; anything else (a
-    # sanitizer abort, a timeout, a clean run exiting non-zero) is its own
-    # failure with the stderr tail.
-    extra_ok = status == 0 or (status == 1 and any_failed)
-    message = (
-        f"ktest_hosted {'timed out' if status is None else f'exited with status {status}'}\n"
-        + tail(stderr, 40)
-    )
-    _ktap_results(results, name, stdout, extra_ok, message)
+    stderr = _run_hosted_ktap(results, name, [binary, "--processors", str(processors)], env)
     if stderr.strip() and ("ERROR: AddressSanitizer" in stderr or "runtime error:" in stderr):
         results.add(f"{name}: sanitizers clean", False, tail(stderr, 40))
 
@@ -685,3 +634,38 @@ def cmd_test(args):
     print(f"keel test took {elapsed:.1f} s")
     print(f"{results.passed} passed, {results.failed} failed", flush=True)
     return 0 if results.failed == 0 else 1
+
+
+def _run_hosted_ktap(results, name, argv, env=None):
+    """Runs a hosted ktest binary and reports its KTAP case by case. Exit
+    status 1 with failed cases is expected; anything else (a sanitizer
+    abort, a timeout, a clean run exiting non-zero) is its own failure with
+    the stderr tail. stdout carries the KTAP; sanitizer reports go to
+    stderr, which is returned."""
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=HOSTED_TIMEOUT,
+        )
+        status = proc.returncode
+        stdout = proc.stdout.decode("utf-8", "replace")
+        stderr = proc.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        status = None
+        stdout = (e.stdout or b"").decode("utf-8", "replace")
+        stderr = (e.stderr or b"").decode("utf-8", "replace")
+    report = ktap.parse(stdout)
+    any_failed = any(c.status == "fail" for c in report.cases) or report.errors
+    extra_ok = status == 0 or (status == 1 and any_failed)
+    command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv))
+    message = (
+        f"{command} {'timed out' if status is None else f'exited with status {status}'}\n"
+        + tail(stderr, 40)
+    )
+    _ktap_results(results, name, stdout, extra_ok, message)
+    return stderr
