@@ -112,8 +112,8 @@ SIZE_T MiLargestFreeSystemPteRun(VOID);
 /* Backs [Va, Va + Pages pages) with fresh physical pages (zeroed when
  * Zero) mapped with Protect; on failure nothing stays mapped. */
 NTSTATUS MiMapNewPages(ULONG_PTR Va, SIZE_T Pages, ULONG Protect, BOOLEAN Zero);
-/* Unmaps the range, frees the physical pages behind it and flushes every
- * processor's TLB for it. */
+/* Unmaps the range, flushes every processor's TLB for it, then frees the
+ * physical pages behind it (never before the flush). */
 VOID MiUnmapAndFreePages(ULONG_PTR Va, SIZE_T Pages);
 
 /* ---- TLB (tlb.c) --------------------------------------------------------- */

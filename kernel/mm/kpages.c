@@ -17,18 +17,32 @@ NTSTATUS MiInitializeKernelPages(VOID)
     return MiInitializeSystemPtes();
 }
 
+/* Pages unmapped per shootdown (their PFNs wait on the stack meanwhile). */
+#define MI_UNMAP_BATCH 128
+
 VOID MiUnmapAndFreePages(ULONG_PTR Va, SIZE_T Pages)
 {
-    PFN_NUMBER Pfn;
+    /* A page is freed only once no processor can still reach it through a
+     * cached translation (as NT flushes before freeing): otherwise a write
+     * through a stale entry, after a use-after-free, would land in whoever
+     * got the page next instead of faulting. */
+    while (Pages != 0) {
+        PFN_NUMBER Pfns[MI_UNMAP_BATCH];
+        SIZE_T Batch = Pages < MI_UNMAP_BATCH ? Pages : MI_UNMAP_BATCH;
+        SIZE_T Count = 0;
 
-    for (SIZE_T i = 0; i < Pages; i++) {
-        if (MiArchUnmapPage(Va + i * PAGE_SIZE, &Pfn)) {
-            MiFreePhysicalPage(Pfn);
+        for (SIZE_T i = 0; i < Batch; i++) {
+            if (MiArchUnmapPage(Va + i * PAGE_SIZE, &Pfns[Count])) {
+                Count++;
+            }
         }
+        MiFlushTlbRange(Va, Batch);
+        for (SIZE_T i = 0; i < Count; i++) {
+            MiFreePhysicalPage(Pfns[i]);
+        }
+        Va += Batch * PAGE_SIZE;
+        Pages -= Batch;
     }
-    /* Other processors may still cache the translations: flush them before
-     * the pages or the VA can be reused. */
-    MiFlushTlbRange(Va, Pages);
 }
 
 NTSTATUS MiMapNewPages(ULONG_PTR Va, SIZE_T Pages, ULONG Protect, BOOLEAN Zero)
