@@ -13,6 +13,29 @@
 #include <ntdef.h>
 #include <ntimage.h>
 
+/* Unaligned little-endian reads of header fields at a checked offset
+ * (PE fields need not be naturally aligned in a hostile file). */
+static inline USHORT LdrpRead16(const UCHAR *Base, ULONG64 Offset)
+{
+    USHORT Value;
+    __builtin_memcpy(&Value, Base + Offset, sizeof(Value));
+    return Value;
+}
+
+static inline ULONG LdrpRead32(const UCHAR *Base, ULONG64 Offset)
+{
+    ULONG Value;
+    __builtin_memcpy(&Value, Base + Offset, sizeof(Value));
+    return Value;
+}
+
+static inline ULONG64 LdrpRead64(const UCHAR *Base, ULONG64 Offset)
+{
+    ULONG64 Value;
+    __builtin_memcpy(&Value, Base + Offset, sizeof(Value));
+    return Value;
+}
+
 /* What validation learned about an image file. */
 typedef struct _LDR_IMAGE_INFO {
     ULONG64 ImageBase; /* preferred base (OptionalHeader.ImageBase) */

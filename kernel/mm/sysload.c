@@ -115,20 +115,6 @@ static NTSTATUS MiResolveImport(PVOID Context, PCSTR DllName, PCSTR Name, USHORT
     return STATUS_SUCCESS;
 }
 
-static ULONG MiRead32(const UCHAR *Base, SIZE_T Offset)
-{
-    ULONG Value;
-    memcpy(&Value, Base + Offset, sizeof(Value));
-    return Value;
-}
-
-static USHORT MiRead16(const UCHAR *Base, SIZE_T Offset)
-{
-    USHORT Value;
-    memcpy(&Value, Base + Offset, sizeof(Value));
-    return Value;
-}
-
 /* The section table of a mapped, validated image. Re-checked anyway: the
  * numbers are read again from memory the loader wrote. */
 static BOOLEAN MiSectionTable(const UCHAR *Mapped, SIZE_T MappedSize, SIZE_T *TableOffset,
@@ -139,14 +125,14 @@ static BOOLEAN MiSectionTable(const UCHAR *Mapped, SIZE_T MappedSize, SIZE_T *Ta
     if (MappedSize < sizeof(IMAGE_DOS_HEADER)) {
         return FALSE;
     }
-    NtOffset = MiRead32(Mapped, FIELD_OFFSET(IMAGE_DOS_HEADER, e_lfanew));
+    NtOffset = LdrpRead32(Mapped, FIELD_OFFSET(IMAGE_DOS_HEADER, e_lfanew));
     if (NtOffset > MappedSize || MappedSize - NtOffset < sizeof(IMAGE_NT_HEADERS64)) {
         return FALSE;
     }
-    *Count = MiRead16(Mapped, NtOffset + FIELD_OFFSET(IMAGE_NT_HEADERS64, FileHeader) +
-                                  FIELD_OFFSET(IMAGE_FILE_HEADER, NumberOfSections));
-    OptionalSize = MiRead16(Mapped, NtOffset + FIELD_OFFSET(IMAGE_NT_HEADERS64, FileHeader) +
-                                        FIELD_OFFSET(IMAGE_FILE_HEADER, SizeOfOptionalHeader));
+    *Count = LdrpRead16(Mapped, NtOffset + FIELD_OFFSET(IMAGE_NT_HEADERS64, FileHeader) +
+                                    FIELD_OFFSET(IMAGE_FILE_HEADER, NumberOfSections));
+    OptionalSize = LdrpRead16(Mapped, NtOffset + FIELD_OFFSET(IMAGE_NT_HEADERS64, FileHeader) +
+                                          FIELD_OFFSET(IMAGE_FILE_HEADER, SizeOfOptionalHeader));
     Offset = NtOffset + FIELD_OFFSET(IMAGE_NT_HEADERS64, OptionalHeader) + OptionalSize;
     if (Offset > MappedSize ||
         (MappedSize - Offset) / sizeof(IMAGE_SECTION_HEADER) < (SIZE_T)*Count) {
@@ -165,7 +151,7 @@ static NTSTATUS MiSetMappedImageBase(PUCHAR Mapped, SIZE_T MappedSize, ULONG64 N
     if (MappedSize < sizeof(IMAGE_DOS_HEADER)) {
         return STATUS_INVALID_IMAGE_FORMAT;
     }
-    NtOffset = MiRead32(Mapped, FIELD_OFFSET(IMAGE_DOS_HEADER, e_lfanew));
+    NtOffset = LdrpRead32(Mapped, FIELD_OFFSET(IMAGE_DOS_HEADER, e_lfanew));
     if (NtOffset > MappedSize || MappedSize - NtOffset < sizeof(IMAGE_NT_HEADERS64)) {
         return STATUS_INVALID_IMAGE_FORMAT;
     }

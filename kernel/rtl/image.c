@@ -33,27 +33,6 @@ static BOOLEAN LdrpRangeInside(ULONG64 Offset, ULONG64 Size, ULONG64 Limit)
     return Offset <= Limit && Size <= Limit - Offset;
 }
 
-static USHORT LdrpRead16(const UCHAR *Base, ULONG64 Offset)
-{
-    USHORT Value;
-    __builtin_memcpy(&Value, Base + Offset, sizeof(Value));
-    return Value;
-}
-
-static ULONG LdrpRead32(const UCHAR *Base, ULONG64 Offset)
-{
-    ULONG Value;
-    __builtin_memcpy(&Value, Base + Offset, sizeof(Value));
-    return Value;
-}
-
-static ULONG64 LdrpRead64(const UCHAR *Base, ULONG64 Offset)
-{
-    ULONG64 Value;
-    __builtin_memcpy(&Value, Base + Offset, sizeof(Value));
-    return Value;
-}
-
 static VOID LdrpWrite32(UCHAR *Base, ULONG64 Offset, ULONG Value)
 {
     __builtin_memcpy(Base + Offset, &Value, sizeof(Value));
