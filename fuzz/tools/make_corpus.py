@@ -2,12 +2,14 @@
 """make_corpus.py - (re)builds a fuzzer's seed corpus directory from seed
 files and directories (committed seeds, images built by the build).
 
-  make_corpus.py --output DIR --stamp FILE SOURCE...
+  make_corpus.py --output DIR --stamp FILE [--depfile FILE] SOURCE...
 
 Each SOURCE file is copied under its base name; each SOURCE directory
 contributes its regular files. The directory holds exactly these seeds
 afterwards (stale ones are removed), so a regression run over it is
-reproducible. Python 3 standard library only.
+reproducible. The depfile names every seed file and seed directory read,
+so ninja rebuilds the corpus when a committed seed is edited, added or
+removed. Python 3 standard library only.
 """
 
 import argparse
@@ -20,12 +22,15 @@ def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", required=True)
     parser.add_argument("--stamp", required=True)
+    parser.add_argument("--depfile")
     parser.add_argument("sources", nargs="*")
     args = parser.parse_args(argv)
 
     seeds = {}
+    read = []
     for source in args.sources:
         if os.path.isdir(source):
+            read.append(source)
             for name in sorted(os.listdir(source)):
                 path = os.path.join(source, name)
                 if os.path.isfile(path):
@@ -46,6 +51,10 @@ def main(argv):
         shutil.copyfile(path, os.path.join(args.output, name))
     with open(args.stamp, "w") as f:
         f.write("%d seeds\n" % len(seeds))
+    if args.depfile:
+        read += sorted(seeds.values())
+        with open(args.depfile, "w") as f:
+            f.write("%s: %s\n" % (args.stamp, " ".join(p.replace(" ", "\\ ") for p in read)))
     return 0
 
 
