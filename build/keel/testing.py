@@ -497,6 +497,24 @@ def ddk_kit(results, out, built_ok):
     problems = ddk.verify_manifest(kit)
     results.add("ddk: manifest digests", not problems, "\n".join(problems[:30]))
 
+    # Everything ntoskrnl exports is declared in the kit's headers: the
+    # export table is the driver interface and nothing else is.
+    kernel = _have(out, gnbuild.NTOSKRNL, built_ok)
+    if kernel is not None:
+        status, dump = capture(["llvm-objdump", "-p", kernel])
+        table = dump.split("Export Table:", 1)[-1]
+        exports = re.findall(r"^\s+\d+\s+0x[0-9a-f]+\s+(\S+)$", table, re.M)
+        headers = ""
+        for d, _, names in os.walk(os.path.join(kit, "include")):
+            headers += "".join(open(os.path.join(d, n), errors="replace").read() for n in names)
+        declared = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", headers))
+        undeclared = [e for e in exports if e not in declared]
+        results.add(
+            f"ddk: every ntoskrnl export is declared in the kit ({len(exports)} exports)",
+            status == 0 and bool(exports) and not undeclared,
+            "exported but not declared: " + " ".join(undeclared[:40]),
+        )
+
     # The kit must not point back into the repository.
     leaks = []
     for d, _, names in os.walk(kit):
