@@ -1,19 +1,25 @@
-# bench.py - `keel bench [--quick] [--plot]`: run every benchmark binary of
-# //bench (host toolchain: optimised, no sanitizers), keep Google
-# Benchmark's JSON under out/bench/, print a table. A benchmark whose label
-# is "vs NAME" is also reported as a ratio against NAME, its peer measured
-# in the same run (the machines are noisy; ratios travel, absolute times
-# do not).
+# bench.py - `keel bench [--quick] [--host|--guest] [--accel A] [--plot]`:
+# runs every benchmark binary of //bench (host toolchain: optimised, no
+# sanitizers) - Keel's and its peers' - and the guests (Keel's in-kernel
+# suite and the Linux peer, in QEMU under TCG and KVM), keeps Google
+# Benchmark JSON under out/bench/, and prints Keel against each peer with
+# the ratio and the issue's targets (benchreport.py). The machines are
+# noisy: ratios measured side by side travel, absolute times do not.
 
+import datetime
 import json
 import os
+import platform
 import subprocess
 
-from common import KeelError, ROOT, aux_dir, rel
+import benchreport
+from common import KeelError, ROOT, aux_dir, log, rel
 from gnbuild import build_dir, gen, ninja
 
 # Quick mode: enough iterations to exercise every benchmark, not to measure.
 QUICK_ARGS = ["--benchmark_min_time=0.01"]
+
+ACCELS = ("tcg", "kvm")
 
 
 def list_benchmarks(out):
@@ -24,11 +30,12 @@ def list_benchmarks(out):
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    # Executables of the default (host) toolchain land directly in out/.
+    # Host benchmark executables land directly in out/; programs for other
+    # machines (the Linux guest's init) are kept in subdirectories.
     return sorted(os.path.join(out, l) for l in proc.stdout.split() if "/" not in l)
 
 
-def run_binary(binary, quick, extra_args=(), timeout=600):
+def run_binary(binary, quick, extra_args=(), timeout=900):
     name = os.path.basename(binary)
     os.makedirs(aux_dir("bench"), exist_ok=True)
     json_path = aux_dir("bench", f"{name}{'-quick' if quick else ''}.json")
@@ -50,6 +57,8 @@ def run_binary(binary, quick, extra_args=(), timeout=600):
         raise KeelError(f"{name} timed out after {timeout} s")
     if proc.returncode != 0:
         raise KeelError(f"{name} exited with status {proc.returncode}:\n{proc.stdout[-3000:]}")
+    if "Failed to match any benchmarks" in proc.stdout:
+        return json_path, {"benchmarks": []}  # a filter that selects none here
     try:
         data = json.load(open(json_path))
     except (OSError, ValueError) as e:
@@ -57,150 +66,119 @@ def run_binary(binary, quick, extra_args=(), timeout=600):
     return json_path, data
 
 
-def escape(text):
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-_STANDARD = {
-    "name",
-    "run_name",
-    "run_type",
-    "repetitions",
-    "repetition_index",
-    "threads",
-    "iterations",
-    "real_time",
-    "cpu_time",
-    "time_unit",
-    "family_index",
-    "per_family_instance_index",
-    "aggregate_name",
-    "aggregate_unit",
-    "label",
-    "error_occurred",
-    "error_message",
-}
-
-
-def _fmt_time(value, unit):
-    return f"{value:,.1f} {unit}"
-
-
-def _fmt_counter(value):
-    if abs(value) >= 1e9:
-        return f"{value / 1e9:.2f}G"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.2f}M"
-    if abs(value) >= 1e3:
-        return f"{value / 1e3:.2f}k"
-    return f"{value:.3g}"
-
-
-def table(entries):
-    by_name = {e["name"]: e for e in entries}
-    rows = [("benchmark", "time", "cpu", "iterations", "counters")]
-    for e in entries:
-        if e.get("error_occurred"):
-            rows.append((e["name"], "ERROR", "", "", e.get("error_message", "")))
-            continue
-        counters = [
-            f"{k}={_fmt_counter(v)}"
-            for k, v in e.items()
-            if k not in _STANDARD and isinstance(v, (int, float))
-        ]
-        label = e.get("label", "")
-        if label.startswith("vs "):
-            peer = by_name.get(label[3:].strip())
-            if peer and peer.get("real_time") and peer.get("time_unit") == e.get("time_unit"):
-                counters.append(f"{e['real_time'] / peer['real_time']:.2f}x {peer['name']}")
-        rows.append(
-            (
-                e["name"],
-                _fmt_time(e["real_time"], e["time_unit"]),
-                _fmt_time(e["cpu_time"], e["time_unit"]),
-                f"{e['iterations']:,}",
-                " ".join(counters),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = []
-    for i, r in enumerate(rows):
-        lines.append(
-            f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
-            f"{r[3]:>{widths[3]}}  {r[4]}".rstrip()
-        )
-        if i == 0:
-            lines.append("-" * len(lines[0]))
-    return "\n".join(lines)
-
-
-def _nanoseconds(e):
-    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}.get(e.get("time_unit"), 1)
-    return e.get("real_time", 0) * scale
-
-
-def plot(entries, svg_path):
-    """Terminal bars plus an SVG bar chart (log scale), no dependencies."""
-    import math
-
-    good = [e for e in entries if not e.get("error_occurred")]
-    if not good:
-        return ""
-    top = max(_nanoseconds(e) for e in good)
-    width = max(len(e["name"]) for e in good)
-    # Log scale: the times span orders of magnitude.
-    lo = math.log10(max(min(_nanoseconds(e) for e in good), 0.1)) - 0.5
-    hi = math.log10(max(top, 1)) + 0.2
-
-    def fraction(ns):
-        return max(0.0, (math.log10(max(ns, 0.1)) - lo) / (hi - lo))
-
-    text = [f"{'':<{width}}  real time per iteration, log scale"]
-    for e in good:
-        bar = "#" * max(1, round(50 * fraction(_nanoseconds(e))))
-        text.append(f"{e['name']:<{width}}  {bar} {_nanoseconds(e):,.1f} ns")
-    row, left, chart = 22, 12 + 7 * width, 500
-    height = 40 + row * len(good)
-    svg = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + chart + 160}" height="{height}" '
-        'font-family="monospace" font-size="12">',
-        f'<text x="10" y="18">real time per iteration (ns, log scale)</text>',
-    ]
-    for i, e in enumerate(good):
-        ns = _nanoseconds(e)
-        w = max(1.0, chart * fraction(ns))
-        y = 30 + i * row
-        svg.append(f'<text x="10" y="{y + 14}">{escape(e["name"])}</text>')
-        svg.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="#4a7bd0"/>')
-        svg.append(f'<text x="{left + w + 6:.1f}" y="{y + 14}">{ns:,.1f} ns</text>')
-    svg.append("</svg>")
-    with open(svg_path, "w") as f:
-        f.write("\n".join(svg) + "\n")
-    return "\n".join(text)
-
-
-def run_all(out, quick, echo_table=True, do_plot=False, extra_args=()):
+def run_host(out, quick, results, extra_args=(), echo=True):
+    """Every host benchmark binary; returns [(binary, entries)]."""
     binaries = [b for b in list_benchmarks(out) if os.path.exists(b)]
     if not binaries:
         raise KeelError("no benchmark binaries under //bench (host toolchain) were built")
     runs = []
     for binary in binaries:
+        name = os.path.basename(binary)
+        if echo:
+            log(f"bench: {name}")
         json_path, data = run_binary(binary, quick, extra_args)
         entries = data.get("benchmarks", [])
+        results.add("host", benchreport.impl_of_binary(name), entries)
         runs.append((binary, entries))
-        if echo_table:
-            print(f"{os.path.basename(binary)} ({rel(json_path)}):")
-            print(table(entries), flush=True)
-        if do_plot:
-            svg = json_path[: -len(".json")] + ".svg"
-            print(plot(entries, svg))
-            print(f"plot: {rel(svg)}", flush=True)
     return runs
+
+
+def run_guests(out, quick, accels, results, echo=True):
+    """Keel's in-kernel suite and the Linux peer, booted with the same QEMU
+    settings, per accelerator; returns [(label, entries)]."""
+    import guestbench
+    import linuxguest
+
+    runs = []
+    for accel in accels:
+        suite = f"guest-{accel}"
+        for impl, runner in ((benchreport.KEEL, guestbench.run_keel_guest), ("linux", linuxguest.run_linux_guest)):
+            if echo:
+                log(f"bench: {impl} guest ({accel.upper()})")
+            data = runner(out, accel, quick)
+            path = aux_dir("bench", f"{suite}-{impl}{'-quick' if quick else ''}.json")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump(data, f, indent=1)
+            entries = data.get("benchmarks", [])
+            results.add(suite, impl, entries)
+            runs.append((f"{suite}-{impl}", entries))
+    return runs
+
+
+def machine_description():
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model or platform.processor()}, {os.cpu_count()} processors, {platform.system()} {platform.release()}"
+
+
+def report(results, quick):
+    """The comparison tables and the targets, as text (printed) and as
+    markdown + JSON under out/bench/ (docs/benchmarks.md quotes them)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text, md = [], [f"Measured {stamp} on {machine_description()}" + (" (quick run: not a measurement)" if quick else "") + "."]
+    for suite in results.suites():
+        rows = benchreport.comparison_rows(results, suite)
+        text += [f"\n{suite}: Keel against its peers (ratio = Keel / peer; lower is better)", benchreport.text_table(rows)]
+        md += [f"\n### {suite}\n", benchreport.markdown_table(rows)]
+    targets = benchreport.target_rows(results)
+    text += ["\ntargets (issue 4):", benchreport.text_table(targets)]
+    md += ["\n### Targets\n", benchreport.markdown_table(targets)]
+    suffix = "-quick" if quick else ""
+    os.makedirs(aux_dir("bench"), exist_ok=True)
+    with open(aux_dir("bench", f"report{suffix}.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(aux_dir("bench", f"report{suffix}.json"), "w") as f:
+        json.dump(
+            {
+                "machine": machine_description(),
+                "date": stamp,
+                "quick": quick,
+                "targets": [
+                    dict(zip(("target", "measure", "reference", "limit", "ratio", "status", "family"), row))
+                    for row in benchreport.evaluate_targets(results)
+                ],
+            },
+            f,
+            indent=1,
+        )
+    return "\n".join(text)
+
+
+def run_all(out, quick, host=True, guest=True, accels=ACCELS, extra_args=(), echo=True):
+    """Runs the selected benchmarks; returns (Results, [(label, entries)])."""
+    results = benchreport.Results()
+    runs = []
+    if host:
+        runs += run_host(out, quick, results, extra_args, echo)
+    if guest:
+        runs += run_guests(out, quick, accels, results, echo)
+    return results, runs
 
 
 def cmd_bench(args):
     out = build_dir(False)
     gen(out)
     ninja(out)
-    run_all(out, args.quick, True, args.plot, args.bench_args)
+    host = not args.guest or args.host
+    guest = not args.host or args.guest
+    if args.bench_args and not args.guest:
+        guest = False  # Google Benchmark flags select host benchmarks
+    accels = ("tcg",) if args.quick and not args.accel else ACCELS
+    if args.accel:
+        accels = tuple(args.accel.split(","))
+    results, _ = run_all(out, args.quick, host, guest, accels, args.bench_args)
+    print(report(results, args.quick), flush=True)
+    print(f"\nJSON and report: {rel(aux_dir('bench'))}/", flush=True)
+    if args.plot:
+        import benchplot
+
+        for path in benchplot.plot_all(results, aux_dir("bench", "plots")):
+            print(f"plot: {rel(path)}")
     return 0

@@ -21,6 +21,13 @@ REQUIRED = [
     "clang-format",
     "cpio",
     "python3",
+    # Benchmark peers (bench/, `keel bench`): allocators, plots, Linux guest.
+    "libjemalloc-dev",
+    "libmimalloc-dev",
+    "libgoogle-perftools-dev",  # tcmalloc
+    "gnuplot-nox",
+    "linux-image-amd64",
+    "busybox-static",
 ]
 
 # Installed by `keel setup --gdb` (kernel debugging only).

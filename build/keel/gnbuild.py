@@ -12,7 +12,6 @@ NTOSKRNL = "kernel/ntoskrnl.exe"
 NTOSKRNL_LIB = "kernel/ntoskrnl.lib"
 LOADER = "loader/keelldr"
 KTEST_HOSTED = "host_asan/ktest_hosted"
-BENCH = "keel_bench"
 TEST_DRIVERS = ["kernel/okdrv.sys", "kernel/badimport.sys", "kernel/crashdrv.sys"]
 
 

@@ -22,7 +22,7 @@ COMMANDS = [
     ("image", "compose a boot image (cpio) from a kernel, drivers and files"),
     ("ddk", "build and publish the DDK kit to out/ddk"),
     ("test", "run every check; ends with 'N passed, N failed'"),
-    ("bench", "run the benchmarks, JSON under out/bench/, print a table"),
+    ("bench", "run the benchmarks and peers, JSON under out/bench/, print the ratios"),
     ("fuzz", "build and run one fuzzer over its working corpus (out/fuzz/NAME)"),
     ("help", "this list"),
 ]
@@ -80,8 +80,13 @@ def _parser():
     sub.add_parser("test", help=helps["test"])
 
     s = sub.add_parser("bench", help=helps["bench"])
-    s.add_argument("--quick", action="store_true", help="minimal run time per benchmark")
-    s.add_argument("--plot", action="store_true", help="bar chart (terminal + out/bench/*.svg)")
+    s.add_argument(
+        "--quick", action="store_true", help="smoke run: every benchmark once, briefly (TCG guests)"
+    )
+    s.add_argument("--host", action="store_true", help="only the host benchmark binaries")
+    s.add_argument("--guest", action="store_true", help="only the QEMU guests (Keel and Linux)")
+    s.add_argument("--accel", help="guest accelerators: tcg, kvm or tcg,kvm (default both)")
+    s.add_argument("--plot", action="store_true", help="charts with gnuplot under out/bench/plots/")
     s.add_argument("bench_args", nargs="*", help="Google Benchmark flags after --")
 
     s = sub.add_parser("fuzz", help=helps["fuzz"])

@@ -88,7 +88,8 @@ def self_test(results):
     """keel's own parser tests: a wrong parser would hide every failure."""
     import unittest
 
-    import ktap_test
+    import glob
+    import importlib
 
     def flatten(suite):
         for item in suite:
@@ -97,7 +98,15 @@ def self_test(results):
             else:
                 yield item
 
-    for case in flatten(unittest.defaultTestLoader.loadTestsFromModule(ktap_test)):
+    modules = sorted(
+        os.path.basename(p)[:-3] for p in glob.glob(os.path.join(os.path.dirname(__file__), "*_test.py"))
+    )
+    cases = []
+    for module in modules:
+        cases += flatten(
+            unittest.defaultTestLoader.loadTestsFromModule(importlib.import_module(module))
+        )
+    for case in cases:
         outcome = unittest.TestResult()
         case.run(outcome)
         problems = outcome.failures + outcome.errors
@@ -587,24 +596,31 @@ def fuzzers(results, out, built_ok):
 
 
 def benchmarks(results, out, built_ok):
+    """`keel bench --quick`: every host benchmark (Keel's and the peers')
+    runs and reports. How fast is not checked here (bench/)."""
     _step("benchmarks (quick)")
-    if _have(out, gnbuild.BENCH, built_ok) is None:
-        results.add("bench: keel_bench", False, "keel_bench not built")
+    binaries = [os.path.basename(b) for b in bench.list_benchmarks(out)]
+    stale = [b for b in binaries if _have(out, b, built_ok) is None]
+    if not binaries or stale:
+        results.add("bench: binaries built", False, "not built: " + " ".join(stale or ["any"]))
         return
+    report = bench.benchreport.Results()
     try:
-        runs = bench.run_all(out, quick=True, echo_table=True)
+        runs = bench.run_host(out, True, report)
     except KeelError as e:
-        results.add("bench: keel_bench", False, str(e))
+        results.add("bench: host", False, str(e))
         return
     for binary, entries in runs:
+        tag = os.path.basename(binary)
         for entry in entries:
             err = entry.get("error_occurred")
             results.add(
-                f"bench: {entry.get('name')}",
+                f"bench: {tag}: {entry.get('name')}",
                 not err,
                 entry.get("error_message", ""),
                 echo=bool(err),
             )
+    print(bench.report(report, True), flush=True)
 
 
 def _guarded(results, name, step, *args, default=None):

@@ -47,6 +47,8 @@ VOID MiSignalZeroPageThread(VOID);
 /* Test seam: stops the thread from zeroing (returns once no batch is in
  * progress) / lets it go on. */
 VOID MiPauseZeroPageThread(BOOLEAN Pause);
+/* How many times a free woke the thread (tests). */
+ULONG MiQueryZeroPageWakes(VOID);
 /* The thread, or NULL before MiStartZeroPageThread. */
 struct _KTHREAD *MiQueryZeroPageThread(VOID);
 /* MDL locks: a reference keeps an owned (Active) page from reaching the

@@ -10,7 +10,10 @@
  * thread sets MiZeroPageWaiting, re-checks the free list, then waits on a
  * synchronization event; a free that finds the flag set clears it with an
  * exchange and sets the event (pfn.c, MiSignalZeroPageThread), after
- * dropping the PFN lock.
+ * dropping the PFN lock. As NT, a free wakes the thread only once the free
+ * list holds MI_MINIMUM_FREE_PAGES_TO_ZERO pages: waking it for every page
+ * made each page free cost a thread wake-up and an IPI to the idle
+ * processor that runs it (and PFN lock contention with that processor).
  */
 #include <ntddk.h>
 #include <ketypes.h>
@@ -21,6 +24,9 @@
  * well under a clock tick (the thread is preemptible anyway). */
 #define MI_ZERO_BATCH 16
 
+/* Free-list length that makes a free wake the thread (NT uses 8 too). */
+#define MI_MINIMUM_FREE_PAGES_TO_ZERO 8
+
 static KEVENT MiZeroPageEvent;
 static volatile LONG MiZeroPageWaiting;
 /* Test seam: while Paused, the thread starts no batch; Busy is set around
@@ -28,6 +34,7 @@ static volatile LONG MiZeroPageWaiting;
 static volatile LONG MiZeroPagePaused;
 static volatile LONG MiZeroPageBusy;
 static PKTHREAD MiZeroPageThread;
+static volatile LONG MiZeroPageWakes;
 
 VOID MiSignalZeroPageThread(VOID)
 {
@@ -35,7 +42,9 @@ VOID MiSignalZeroPageThread(VOID)
      * wakes nobody.) */
     if (KeGetCurrentIrql() <= DISPATCH_LEVEL &&
         __atomic_load_n(&MiZeroPageWaiting, __ATOMIC_RELAXED) != 0 &&
+        MiFreeListPageCount() >= MI_MINIMUM_FREE_PAGES_TO_ZERO &&
         __atomic_exchange_n(&MiZeroPageWaiting, 0, __ATOMIC_ACQ_REL) != 0) {
+        __atomic_fetch_add(&MiZeroPageWakes, 1, __ATOMIC_RELAXED);
         KeSetEvent(&MiZeroPageEvent, IO_NO_INCREMENT, FALSE);
     }
 }
@@ -55,8 +64,10 @@ static VOID NTAPI MiZeroPageThreadRoutine(PVOID Context)
             continue;
         }
         __atomic_store_n(&MiZeroPageWaiting, 1, __ATOMIC_SEQ_CST);
-        /* A page freed before the flag was visible is seen here. */
-        if (MiFreeListPageCount() != 0 && !__atomic_load_n(&MiZeroPagePaused, __ATOMIC_SEQ_CST)) {
+        /* Pages freed before the flag was visible are seen here (the same
+         * threshold as the waker's, so none is left waiting for a wake). */
+        if (MiFreeListPageCount() >= MI_MINIMUM_FREE_PAGES_TO_ZERO &&
+            !__atomic_load_n(&MiZeroPagePaused, __ATOMIC_SEQ_CST)) {
             __atomic_store_n(&MiZeroPageWaiting, 0, __ATOMIC_RELAXED);
             continue;
         }
@@ -78,6 +89,11 @@ VOID MiPauseZeroPageThread(BOOLEAN Pause)
         __atomic_store_n(&MiZeroPageWaiting, 0, __ATOMIC_SEQ_CST);
         KeSetEvent(&MiZeroPageEvent, IO_NO_INCREMENT, FALSE);
     }
+}
+
+ULONG MiQueryZeroPageWakes(VOID)
+{
+    return (ULONG)__atomic_load_n(&MiZeroPageWakes, __ATOMIC_RELAXED);
 }
 
 struct _KTHREAD *MiQueryZeroPageThread(VOID)
