@@ -95,7 +95,16 @@ def run_guests(out, quick, accels, results, echo=True):
         for impl, runner in ((benchreport.KEEL, guestbench.run_keel_guest), ("linux", linuxguest.run_linux_guest)):
             if echo:
                 log(f"bench: {impl} guest ({accel.upper()})")
-            data = runner(out, accel, quick)
+            try:
+                data = runner(out, accel, quick)
+            except KeelError as e:
+                if quick or accel == "tcg":
+                    raise
+                # A guest that cannot run under this host's KVM (Linux does
+                # not boot under some nested hypervisors) is a row that says
+                # so, not the end of the whole run.
+                data = _failed_guest(results, suite, accel, str(e))
+                log(f"bench: {impl} guest ({accel.upper()}) failed: {str(e).splitlines()[0]}")
             path = aux_dir("bench", f"{suite}-{impl}{'-quick' if quick else ''}.json")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
@@ -104,6 +113,20 @@ def run_guests(out, quick, accels, results, echo=True):
             results.add(suite, impl, entries)
             runs.append((f"{suite}-{impl}", entries))
     return runs
+
+
+def _failed_guest(results, suite, accel, message):
+    """Error entries for every guest measure Keel reported in the suite, so
+    the report shows why the peer's column is empty."""
+    first = message.splitlines()[0][:200]
+    names = results.names(suite, benchreport.KEEL) or ["guest_boot/ready"]
+    return {
+        "context": {"accel": accel, "error": message[-4000:]},
+        "benchmarks": [
+            {"name": n, "run_type": "iteration", "error_occurred": True, "error_message": first}
+            for n in names
+        ],
+    }
 
 
 def machine_description():

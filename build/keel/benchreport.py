@@ -20,6 +20,16 @@ VALUE_COUNTERS = {"bytes_per_byte": "B/B"}
 _TIME_SCALE = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
+# Suffixes Google Benchmark appends for how a run was timed, not what it
+# measures: one implementation may time manually where another does not.
+_RUN_SUFFIX = re.compile(r"/(?:manual_time|real_time|iterations:\d+|min_time:[\d.]+|repeats:\d+)")
+
+
+def measure_name(name):
+    """A benchmark's name without the run-configuration suffixes."""
+    return _RUN_SUFFIX.sub("", name)
+
+
 def impl_of_binary(binary_name):
     """keel_bench_peer_<impl> -> impl; every other keel_bench* -> keel."""
     m = re.match(r"keel_bench_peer_(\w+)$", binary_name)
@@ -64,7 +74,7 @@ class Results:
         for e in entries:
             if e.get("run_type") == "aggregate":
                 continue
-            name = e.get("name", "")
+            name = measure_name(e.get("name", ""))
             self.by_key[(suite, impl, name)] = e
             if (suite, name) not in self.order:
                 self.order.append((suite, name))
@@ -118,9 +128,13 @@ def comparison_rows(results, suite):
             r = ratio(mine, theirs)
             if theirs is not None and (best is None or theirs[0] < best[0]):
                 best = theirs
-            cells.append(
-                "" if theirs is None else f"{format_value(theirs)} ({r:.2f}x)" if r else format_value(theirs)
-            )
+            if theirs is None:
+                failed = results.get(suite, peer, name)
+                cells.append("failed" if failed and failed.get("error_occurred") else "")
+            elif r is not None:
+                cells.append(f"{format_value(theirs)} ({r:.2f}x)")
+            else:
+                cells.append(format_value(theirs))
         if peers:
             r = ratio(mine, best)
             cells.append(f"{r:.2f}x" if r is not None else "")
@@ -285,6 +299,13 @@ def evaluate_targets(results, suites=None):
             measured = ratio(mine, ref)
             if measured is None:
                 status = "not measured"
+                errors = [
+                    e.get("error_message", "")
+                    for e in [results.get(suite, i, name) for i in results.impls.get(suite, [])]
+                    if e and e.get("error_occurred")
+                ]
+                if errors:
+                    status += ": " + errors[0]
             elif measured <= limit:
                 status = "met"
             else:
@@ -300,7 +321,7 @@ def missing_inputs(results, suites):
     return [
         f"{row[0]} ({row[1]} vs {row[2]})"
         for row in evaluate_targets(results, suites)
-        if row[5] == "not measured"
+        if row[5].startswith("not measured")
     ] + [
         f"{text}: no Keel measure matches {spec[2]}"
         for text, spec, _, _ in TARGETS

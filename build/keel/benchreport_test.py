@@ -45,6 +45,14 @@ class BenchReportTest(unittest.TestCase):
         r.add("host", "keel", [mine, entry("libc_page", 50)])
         self.assertIn("(0.50x libc_page)", br.comparison_rows(r, "host")[1][1])
 
+    def test_run_suffixes_do_not_split_a_measure(self):
+        self.assertEqual(br.measure_name("pool_overhead/size:16/iterations:1"), "pool_overhead/size:16")
+        self.assertEqual(br.measure_name("sched_timer_jitter/real_time"), "sched_timer_jitter")
+        r = br.Results()
+        r.add("host", "keel", [entry("x/size:16/manual_time", 10)])
+        r.add("host", "glibc", [entry("x/size:16", 20)])
+        self.assertIn("(0.50x)", br.comparison_rows(r, "host")[1][2])
+
     def test_targets_met_missed_and_not_measured(self):
         r = br.Results()
         r.add("host", "keel", [entry("pool_alloc_free/size:16", 9), entry("pool_alloc_free/size:32", 12)])

@@ -597,7 +597,8 @@ def fuzzers(results, out, built_ok):
 
 def benchmarks(results, out, built_ok):
     """`keel bench --quick`: every host benchmark (Keel's and the peers')
-    runs and reports. How fast is not checked here (bench/)."""
+    and both guests under TCG run and report - and every target of the
+    report finds its measures. How fast is not checked here (bench/)."""
     _step("benchmarks (quick)")
     binaries = [os.path.basename(b) for b in bench.list_benchmarks(out)]
     stale = [b for b in binaries if _have(out, b, built_ok) is None]
@@ -605,22 +606,28 @@ def benchmarks(results, out, built_ok):
         results.add("bench: binaries built", False, "not built: " + " ".join(stale or ["any"]))
         return
     report = bench.benchreport.Results()
-    try:
-        runs = bench.run_host(out, True, report)
-    except KeelError as e:
-        results.add("bench: host", False, str(e))
-        return
-    for binary, entries in runs:
-        tag = os.path.basename(binary)
-        for entry in entries:
-            err = entry.get("error_occurred")
-            results.add(
-                f"bench: {tag}: {entry.get('name')}",
-                not err,
-                entry.get("error_message", ""),
-                echo=bool(err),
-            )
+    for label, run in (
+        ("host", lambda: bench.run_host(out, True, report)),
+        ("guests (TCG)", lambda: bench.run_guests(out, True, ("tcg",), report)),
+    ):
+        try:
+            runs = run()
+        except KeelError as e:
+            results.add(f"bench: {label}", False, str(e))
+            continue
+        for binary, entries in runs:
+            tag = os.path.basename(binary)
+            for entry in entries:
+                err = entry.get("error_occurred")
+                results.add(
+                    f"bench: {tag}: {entry.get('name')}",
+                    not err,
+                    entry.get("error_message", ""),
+                    echo=bool(err),
+                )
     print(bench.report(report, True), flush=True)
+    missing = bench.benchreport.missing_inputs(report, ("host", "guest-tcg"))
+    results.add("bench: every target has its measures", not missing, "\n".join(missing))
 
 
 def _guarded(results, name, step, *args, default=None):

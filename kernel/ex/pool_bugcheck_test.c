@@ -2,7 +2,7 @@
  * pool_bugcheck_test.c - KTEST_BUGCHECK cases for pool misuse, each ending
  * in the stop code (and P1 subtype) NT uses: double free and wrong tag
  * (BAD_POOL_CALLER 7 / 0xA), a free of memory the pool never handed out
- * (BAD_POOL_CALLER 0x46), a header overwritten by an underrun
+ * (BAD_POOL_CALLER 0x46), a page header overwritten by an overrun
  * (BAD_POOL_HEADER 7), an overrun into the checked guard bytes
  * (BAD_POOL_HEADER 0x21), an overrun into special pool's guard page
  * (PAGE_FAULT_BEYOND_END_OF_ALLOCATION), paged pool above APC_LEVEL
@@ -39,13 +39,14 @@ KTEST_BUGCHECK_P1(ex_pool_misuse, free_never_allocated, BAD_POOL_CALLER, 0x46)
     ExFreePoolWithTag(&NotPool[64], KT_TAG);
 }
 
-/* A write just before the block lands in its header's check word. */
+/* Small blocks have no header; their page has one: an overrun off the end
+ * of the page before lands in its check word. */
 KTEST_BUGCHECK_P1(ex_pool_misuse, header_corrupted, BAD_POOL_HEADER, 0x7)
 {
     PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, KT_TAG);
 
     KT_ASSERT_NOT_NULL(Block);
-    ((volatile ULONG *)Block)[-1] ^= 0xA5A5A5A5u;
+    *(volatile ULONG *)PAGE_ALIGN(Block) ^= 0xA5A5A5A5u;
     ExFreePoolWithTag(Block, KT_TAG);
 }
 

@@ -39,28 +39,97 @@ static ULONG PtNext(PULONG Seed)
     return *Seed >> 8;
 }
 
+/* The largest request class Class serves (a wide block gives up its
+ * header and, guarded, at least EXP_GUARD_MIN bytes). */
+static SIZE_T PtLargestRequest(ULONG Class)
+{
+    SIZE_T Extra = ExpPoolVerify ? EXP_HEADER_SIZE + EXP_GUARD_MIN : 0;
+
+    /* 0: the class serves no request (too small for the extras). */
+    return ExpClassInfo[Class].Size > Extra ? ExpClassInfo[Class].Size - Extra : 0;
+}
+
+KTEST(ex_pool, class_table_invariants)
+{
+    for (ULONG Class = 0; Class < EXP_CLASS_COUNT; Class++) {
+        const EXP_CLASS_INFO *Info = &ExpClassInfo[Class];
+        ULONG Align = Info->Size % 64 == 0 ? 64 : 16;
+
+        KT_EXPECT_EQ(Info->Size % 16, 0);
+        KT_EXPECT_EQ(Info->First % Align, 0);
+        /* Header and entries fit before the first block; the blocks fit
+         * in the page, and one more would not. */
+        KT_EXPECT_GE(Info->First, EXP_PAGE_HEADER + 2 * Info->Count);
+        KT_EXPECT_LE(Info->First + Info->Count * Info->Size, PAGE_SIZE);
+        KT_EXPECT_GT(ALIGN_UP_BY(EXP_PAGE_HEADER + 2 * (Info->Count + 1), Align) +
+                         (Info->Count + 1) * Info->Size,
+                     PAGE_SIZE);
+        KT_EXPECT_GE(Info->Batch, 1);
+        KT_EXPECT_LE(Info->Batch, 255);
+        KT_EXPECT_LE(Info->GrowPages * Info->Count, Info->Batch);
+        if (Class > 0) {
+            KT_EXPECT_GT(Info->Size, ExpClassInfo[Class - 1].Size);
+        }
+        /* The reciprocal divides every offset in the page exactly. */
+        for (ULONG Offset = Info->First; Offset < PAGE_SIZE; Offset += 16) {
+            if (ExpBlockIndex(Info, Offset) != (Offset - Info->First) / Info->Size) {
+                KT_EXPECT_EQ(ExpBlockIndex(Info, Offset), (Offset - Info->First) / Info->Size);
+            }
+        }
+    }
+    /* The size tables give the smallest class that holds the request
+     * (with 64-byte alignment for the second). */
+    for (SIZE_T Size = 1; Size <= EXP_SMALL_MAX; Size++) {
+        ULONG Class = ExpSizeClass[(Size + 15) >> 4];
+        ULONG Aligned = ExpCacheAlignedSizeClass[(Size + 15) >> 4];
+
+        KT_ASSERT_TRUE(Class < EXP_CLASS_COUNT);
+        KT_EXPECT_GE(ExpClassInfo[Class].Size, Size);
+        if (Class > 0) {
+            KT_EXPECT_LT(ExpClassInfo[Class - 1].Size, Size);
+        }
+        if (Aligned != EXP_CLASS_NONE) {
+            KT_EXPECT_GE(ExpClassInfo[Aligned].Size, Size);
+            KT_EXPECT_EQ(ExpClassInfo[Aligned].Size % 64, 0);
+        } else {
+            KT_EXPECT_GT(Size, 4032);
+        }
+    }
+}
+
 KTEST(ex_pool, every_size_class)
 {
     SYSTEM_POOLTAG Before = PtQueryTag(TEST_TAG), After;
 
     for (ULONG Class = 0; Class < EXP_CLASS_COUNT; Class++) {
         /* The largest and smallest request each class serves. */
-        SIZE_T Largest =
-            (SIZE_T)ExpClassSize[Class] - EXP_HEADER_SIZE - (ExpPoolVerify ? EXP_GUARD_MIN : 0);
-        SIZE_T Smallest =
-            Class == 0 ? 1 : Largest - (ExpClassSize[Class] - ExpClassSize[Class - 1]) + 1;
-        SIZE_T Sizes[2] = { Smallest, Largest };
+        SIZE_T Largest = PtLargestRequest(Class);
+        SIZE_T Smallest = 1;
+        SIZE_T Sizes[2];
 
+        for (ULONG Below = Class; Below-- > 0;) {
+            if (PtLargestRequest(Below) != 0) {
+                Smallest = PtLargestRequest(Below) + 1;
+                break;
+            }
+        }
+        Sizes[0] = Smallest;
+        Sizes[1] = Largest;
+
+        if (Largest == 0 || Smallest > Largest) {
+            continue;
+        }
         for (ULONG i = 0; i < 2; i++) {
             PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Sizes[i], TEST_TAG);
-            PEXP_POOL_HEADER Header;
+            EXP_BLOCK_INFO Info;
 
             KT_ASSERT_NOT_NULL(Block);
-            Header = (PEXP_POOL_HEADER)Block - 1;
+            KT_ASSERT_TRUE(ExpQuerySmallBlock(Block, &Info));
             KT_EXPECT_EQ((ULONG_PTR)Block & 15, 0);
-            KT_EXPECT_EQ(Header->Class, Class);
-            KT_EXPECT_EQ(Header->Tag, TEST_TAG);
-            KT_EXPECT_EQ(Header->Size, Sizes[i]);
+            KT_EXPECT_EQ(Info.Class, Class);
+            KT_EXPECT_EQ(Info.Tag, TEST_TAG);
+            KT_EXPECT_EQ(Info.Pool, EXP_POOL_NX);
+            KT_EXPECT_EQ(Info.Wide, ExpPoolVerify);
             /* A block never crosses a page. */
             KT_EXPECT_EQ(PAGE_ALIGN(Block), PAGE_ALIGN(Block + Sizes[i] - 1));
             KT_EXPECT_TRUE(PtAllBytes(Block, Sizes[i], 0));
@@ -70,9 +139,44 @@ KTEST(ex_pool, every_size_class)
         }
     }
     After = PtQueryTag(TEST_TAG);
-    KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs, 2 * EXP_CLASS_COUNT);
-    KT_EXPECT_EQ(After.NonPagedFrees - Before.NonPagedFrees, 2 * EXP_CLASS_COUNT);
+    KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs,
+                 After.NonPagedFrees - Before.NonPagedFrees);
+    KT_EXPECT_GE(After.NonPagedAllocs - Before.NonPagedAllocs, 2 * EXP_CLASS_COUNT - 4);
     KT_EXPECT_EQ(After.NonPagedUsed, Before.NonPagedUsed);
+}
+
+/* Issue 4's memory target: at most 1.25 bytes of pool pages per byte
+ * requested for 16..256-byte blocks (page header, entries and rounding
+ * included; pages the lookasides already held only lower the figure). */
+KTEST(ex_pool, small_block_overhead)
+{
+    enum { Blocks = 2048 };
+    static const SIZE_T Sizes[] = { 16, 32, 48, 64, 128, 256 };
+    PVOID *Held = ExAllocatePool2(POOL_FLAG_NON_PAGED, Blocks * sizeof(PVOID), TEST_TAG);
+
+    KT_ASSERT_NOT_NULL(Held);
+    if (ExpPoolVerify) {
+        ExFreePoolWithTag(Held, TEST_TAG);
+        KT_SKIP("verification adds a header and guard bytes to every block");
+    }
+    for (ULONG s = 0; s < RTL_NUMBER_OF(Sizes); s++) {
+        SIZE_T Pages = ExpPoolPagesInUse();
+        SIZE_T Reserved;
+
+        for (ULONG i = 0; i < Blocks; i++) {
+            Held[i] = ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_UNINITIALIZED, Sizes[s], 'dhvO');
+            KT_ASSERT_NOT_NULL(Held[i]);
+        }
+        Reserved = (ExpPoolPagesInUse() - Pages) * PAGE_SIZE;
+        for (ULONG i = 0; i < Blocks; i++) {
+            ExFreePoolWithTag(Held[i], 'dhvO');
+        }
+        /* One growth step may be carved beyond what the blocks need. */
+        KT_EXPECT_LE(Reserved * 100,
+                     125 * Blocks * Sizes[s] +
+                         100 * ExpClassInfo[ExpSizeClass[Sizes[s] / 16]].GrowPages * PAGE_SIZE);
+    }
+    ExFreePoolWithTag(Held, TEST_TAG);
 }
 
 KTEST(ex_pool, zeroed_unless_uninitialized)
@@ -167,12 +271,25 @@ KTEST(ex_pool, pool_types_are_accounted_apart)
     KT_ASSERT_NOT_NULL(Nx);
     KT_ASSERT_NOT_NULL(Exec);
     During = PtQueryTag(Tag);
+    /* A tag is charged the bytes each block holds for its caller (the
+     * class size, whole pages), as ExQueryPoolBlockSize reports them. */
     KT_EXPECT_EQ(During.PagedAllocs - Before.PagedAllocs, 2);
-    KT_EXPECT_EQ(During.PagedUsed - Before.PagedUsed, 100 + 2 * PAGE_SIZE);
+    KT_EXPECT_EQ(During.PagedUsed - Before.PagedUsed,
+                 ExQueryPoolBlockSize(Paged, NULL) + ExQueryPoolBlockSize(PagedBig, NULL));
+    KT_EXPECT_GE(During.PagedUsed - Before.PagedUsed, 100 + 2 * PAGE_SIZE);
     KT_EXPECT_EQ(During.NonPagedAllocs - Before.NonPagedAllocs, 2);
-    KT_EXPECT_EQ(During.NonPagedUsed - Before.NonPagedUsed, 500);
-    KT_EXPECT_TRUE((((PEXP_POOL_HEADER)Exec - 1)->Flags & EXP_HF_EXECUTE) != 0);
-    KT_EXPECT_TRUE((((PEXP_POOL_HEADER)Nx - 1)->Flags & EXP_HF_EXECUTE) == 0);
+    KT_EXPECT_EQ(During.NonPagedUsed - Before.NonPagedUsed,
+                 ExQueryPoolBlockSize(Nx, NULL) + ExQueryPoolBlockSize(Exec, NULL));
+    KT_EXPECT_GE(During.NonPagedUsed - Before.NonPagedUsed, 500);
+    {
+        EXP_BLOCK_INFO Info;
+        KT_ASSERT_TRUE(ExpQuerySmallBlock(Exec, &Info));
+        KT_EXPECT_EQ(Info.Pool, EXP_POOL_EXECUTE);
+        KT_ASSERT_TRUE(ExpQuerySmallBlock(Nx, &Info));
+        KT_EXPECT_EQ(Info.Pool, EXP_POOL_NX);
+        KT_ASSERT_TRUE(ExpQuerySmallBlock(Paged, &Info));
+        KT_EXPECT_EQ(Info.Pool, EXP_POOL_PAGED);
+    }
     ExFreePoolWithTag(Paged, Tag);
     ExFreePoolWithTag(PagedBig, Tag);
     ExFreePoolWithTag(Nx, Tag);
@@ -245,7 +362,11 @@ KTEST(ex_pool, allocate_pool3_and_legacy_routines)
     /* ExAllocatePool charges 'None'. */
     Block = ExAllocatePool(NonPagedPoolNx, 48);
     KT_ASSERT_NOT_NULL(Block);
-    KT_EXPECT_EQ(((PEXP_POOL_HEADER)Block - 1)->Tag, 'enoN');
+    {
+        EXP_BLOCK_INFO Info;
+        KT_ASSERT_TRUE(ExpQuerySmallBlock(Block, &Info));
+        KT_EXPECT_EQ(Info.Tag, 'enoN');
+    }
     After = PtQueryTag('enoN');
     KT_EXPECT_EQ(After.NonPagedAllocs - Before.NonPagedAllocs, 1);
     ExFreePool(Block);

@@ -242,7 +242,10 @@ VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller)
                          "(double free or never allocated)");
         return;
     }
-    ExpReturnPoolTag(Entry.Tag, Paged, Entry.Size);
+    /* As charged: the bytes the block held for its caller (whole pages,
+     * or the request when guarded), what ExQueryPoolBlockSize reports. */
+    ExpReturnPoolTag(Entry.Tag, Paged,
+                     (Entry.Flags & EXP_HF_GUARDED) ? Entry.Size : Entry.Pages * PAGE_SIZE);
     if (Entry.Flags & EXP_HF_EXECUTE) {
         MiProtectKernelPages(Block, Entry.Pages, PAGE_READWRITE);
     }

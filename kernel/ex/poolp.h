@@ -1,8 +1,10 @@
 /*
  * poolp.h - the executive pool's private layout, shared by kernel/ex/pool*.c
- * and their tests: the 16-byte header in front of every small block, the
- * size classes, the page bitmap, the big-page table and the verifier's
- * reporting routine. docs/pool.md describes the design.
+ * and their tests: small-block pages (a page header and one 16-bit entry
+ * per block, no header in front of a block), the size classes, the
+ * encoded free-list links, the wide header of blocks that need more than
+ * the page knows, the page bitmap, the big-page table, the tag table and
+ * the verifier's reporting routine. docs/pool.md describes the design.
  */
 #ifndef _POOLP_
 #define _POOLP_
@@ -17,30 +19,179 @@
 #define MAXIMUM_PROCESSORS 64
 #endif
 
-/* ---- Block header ------------------------------------------------------ */
+/* ---- Pools and size classes -------------------------------------------- */
+
+/* Small-block pages belong to one pool: nonpaged no-execute
+ * (NonPagedPoolNx), nonpaged executable (NonPagedPool,
+ * NonPagedPoolExecute), or paged (PagedPool: no-execute, and nonpaged
+ * memory until the memory manager pages). */
+#define EXP_POOL_NX      0
+#define EXP_POOL_EXECUTE 1
+#define EXP_POOL_PAGED   2
+#define EXP_POOLS        3
+
+/* 40 classes of block sizes (the caller's bytes; there is no per-block
+ * header): 16..256 in 16-byte steps, 288..512 in 32-byte steps, then sizes
+ * that fill a page well, up to 4080 (one block per page). Classes that are
+ * multiples of 64 start at a 64-byte boundary, so their blocks are cache
+ * aligned. */
+#define EXP_CLASS_COUNT   40
+#define EXP_SMALL_MAX     4080 /* the largest small block */
+#define EXP_CLASS_NONE    0xFF
+#define EXP_CLASS_SPECIAL 0xFE /* a wide header's class: special pool block */
+
+typedef struct _EXP_CLASS_INFO {
+    USHORT Size;      /* block bytes */
+    USHORT First;     /* page offset of the first block */
+    USHORT Count;     /* blocks per page */
+    USHORT Batch;     /* blocks a lookaside moves at once (>= a growth step) */
+    ULONG Reciprocal; /* ceil(2^32 / Size): offset / Size as a multiply */
+    USHORT GrowPages; /* pages carved at once */
+    USHORT Reserved;
+} EXP_CLASS_INFO;
+
+extern const EXP_CLASS_INFO ExpClassInfo[EXP_CLASS_COUNT];
+/* Class by (bytes + 15) / 16, for 1..EXP_SMALL_MAX bytes; the second
+ * table gives a class whose blocks are 64-byte aligned (EXP_CLASS_NONE
+ * when there is none: the request becomes a page). */
+extern const UCHAR ExpSizeClass[256];
+extern const UCHAR ExpCacheAlignedSizeClass[256];
+
+/* ---- Small-block pages ------------------------------------------------- */
+
+/* Every small-block page starts with this 8-byte header; one 16-bit entry
+ * per block follows it, then (at ExpClassInfo[Class].First) the blocks. */
+typedef struct _EXP_PAGE {
+    ULONG Check; /* ExpPageCheck: the page's address, class and pool */
+    UCHAR Class;
+    UCHAR Pool;
+    USHORT Signature; /* EXP_PAGE_SIGNATURE */
+    USHORT Entry[];   /* EXP_ENTRY_* per block */
+} EXP_PAGE, *PEXP_PAGE;
+
+#define EXP_PAGE_HEADER    8
+#define EXP_PAGE_SIGNATURE 0xB10C
+
+/* The page header's first 8 bytes as one word: a corrupted header (an
+ * overrun off the previous page, a stray write) or a page that was never a
+ * small-block page does not validate. */
+FORCEINLINE ULONG ExpPageCheck(ULONG_PTR Page, ULONG64 Word)
+{
+    /* 32-bit arithmetic: immediates, no 64-bit constants on the fast path. */
+    return ((ULONG)(Page >> PAGE_SHIFT) ^ (ULONG)(Word >> 32)) * 0x9E3779B1u ^ 0x5A17C0DEu;
+}
+
+FORCEINLINE ULONG64 ExpPageWord(ULONG_PTR Page, ULONG Class, ULONG Pool)
+{
+    ULONG64 High = (ULONG64)Class | (ULONG64)Pool << 8 | (ULONG64)EXP_PAGE_SIGNATURE << 16;
+    return High << 32 | ExpPageCheck(Page, High << 32);
+}
+
+FORCEINLINE BOOLEAN ExpPageWordValid(ULONG_PTR Page, ULONG64 Word)
+{
+    /* Signature and pool in one compare (bits 40..63), then the class. */
+    return (ULONG)Word == ExpPageCheck(Page, Word) &&
+           (Word >> 40) - ((ULONG64)EXP_PAGE_SIGNATURE << 8) < EXP_POOLS &&
+           (UCHAR)(Word >> 32) < EXP_CLASS_COUNT;
+}
+
+/* A block's entry: busy or free, wide (a header precedes the caller's
+ * bytes, see below), the tag's slot in the tag table (a free block keeps
+ * its last one, so a double free can name the tag), and 4 check bits over
+ * the rest and the block's index (a stray write into the entries is found
+ * when the block is next allocated or freed). */
+#define EXP_ENTRY_BUSY       0x8000
+#define EXP_ENTRY_WIDE       0x4000
+#define EXP_ENTRY_SLOT_SHIFT 4
+#define EXP_ENTRY_SLOT_MASK  0x3FF
+
+FORCEINLINE USHORT ExpEntryCheck(ULONG Value, ULONG Index)
+{
+    return (USHORT)(((Value | Index << 16) * 0x9E3779B1u) >> 28);
+}
+
+FORCEINLINE USHORT ExpMakeEntry(ULONG Flags, ULONG Slot, ULONG Index)
+{
+    ULONG Value = Flags | Slot << EXP_ENTRY_SLOT_SHIFT;
+    return (USHORT)(Value | ExpEntryCheck(Value, Index));
+}
+
+FORCEINLINE BOOLEAN ExpEntryValid(USHORT Entry, ULONG Index)
+{
+    return (Entry & 0xF) == ExpEntryCheck(Entry & 0xFFF0u, Index);
+}
+
+FORCEINLINE ULONG ExpEntrySlot(USHORT Entry)
+{
+    return (Entry >> EXP_ENTRY_SLOT_SHIFT) & EXP_ENTRY_SLOT_MASK;
+}
+
+/* The index of the block at page offset Offset (which must be at or after
+ * the class's first block); the block starts there only if Index * Size
+ * == Offset - First. */
+FORCEINLINE ULONG ExpBlockIndex(const EXP_CLASS_INFO *Info, ULONG Offset)
+{
+    return (ULONG)(((ULONG64)(Offset - Info->First) * Info->Reciprocal) >> 32);
+}
+
+/* ---- Free blocks ------------------------------------------------------- */
+
+/* A free block's first 8 bytes link it to the next one: the next block's
+ * address (48 bits, sign-extended back) and 16 check bits over both
+ * addresses. A write into a freed block is found when the block is
+ * allocated again (DRIVER_CORRUPTED_EXPOOL). The first block of a batch in
+ * a depot also links to the next batch in its second 8 bytes (48 bits of
+ * address, the batch's block count, 8 check bits). */
+#define EXP_LINK_SECRET 0x4F6CDD1Du
+
+FORCEINLINE ULONG64 ExpLinkCheck(ULONG_PTR Block, ULONG_PTR Next)
+{
+    /* Both addresses are 16-byte aligned; 32 bits of each (the range a
+     * block and its successor share) are mixed, 16 bits kept. */
+    return (((ULONG)(Block >> 4) * 0x9E3779B1u) ^ (ULONG)(Next >> 4) ^ EXP_LINK_SECRET) *
+               0x85EBCA6Bu >>
+           16;
+}
+
+FORCEINLINE ULONG64 ExpEncodeLink(PVOID Block, PVOID Next)
+{
+    return ((ULONG64)(ULONG_PTR)Next & 0xFFFFFFFFFFFFull) |
+           ExpLinkCheck((ULONG_PTR)Block, (ULONG_PTR)Next) << 48;
+}
+
+/* FALSE when the link was overwritten. */
+FORCEINLINE BOOLEAN ExpDecodeLink(PVOID Block, ULONG64 Word, PVOID *Next)
+{
+    ULONG_PTR Address = (ULONG_PTR)((LONGLONG)(Word << 16) >> 16);
+
+    *Next = (PVOID)Address;
+    return (Word >> 48) == ExpLinkCheck((ULONG_PTR)Block, Address);
+}
+
+/* ---- Wide blocks and special pool -------------------------------------- */
+
+/* A block that needs more than its entry records (the verifier's guard
+ * bytes, a quota charge, a tag the tag table had no slot for) carries this
+ * header right before the caller's bytes, inside the block; special pool
+ * blocks carry it too (Class EXP_CLASS_SPECIAL). */
+typedef struct _EXP_POOL_HEADER {
+    UCHAR Class;  /* the page's class, or EXP_CLASS_SPECIAL */
+    UCHAR Flags;  /* EXP_HF_* */
+    USHORT State; /* EXP_STATE_* */
+    ULONG Tag;
+    ULONG Size;  /* bytes requested */
+    ULONG Check; /* ExpHeaderCheck */
+} EXP_POOL_HEADER, *PEXP_POOL_HEADER;
 
 #define EXP_HEADER_SIZE 16
+_Static_assert(sizeof(EXP_POOL_HEADER) == EXP_HEADER_SIZE, "pool header is 16 bytes");
 
-/* Size classes: blocks (header included) of 32..256 bytes in 16-byte steps,
- * then 32-, 64- and 128-byte steps up to 2 KiB, and one class of a whole
- * page (header + up to 4080 bytes). A block never crosses a page. */
-#define EXP_CLASS_COUNT   40
-#define EXP_CLASS_ALIAS   0xFD /* header in front of a cache-aligned block */
-#define EXP_CLASS_SPECIAL 0xFE /* special pool block (its own page) */
-
-/* Two kinds of pool memory: no-execute (NonPagedPoolNx, PagedPool) and
- * executable (NonPagedPool, NonPagedPoolExecute). */
-#define EXP_KIND_NX      0
-#define EXP_KIND_EXECUTE 1
-#define EXP_KINDS        2
-
-/* Header.State: busy or free; anything else is not a pool block. */
 #define EXP_STATE_BUSY 0xB5B5
 #define EXP_STATE_FREE 0xF4F4
 
-/* Header.Flags. */
+/* Header.Flags (and the big-page table's). */
 #define EXP_HF_PAGED   0x01 /* allocated as paged pool */
-#define EXP_HF_EXECUTE 0x02 /* executable pool (EXP_KIND_EXECUTE) */
+#define EXP_HF_EXECUTE 0x02 /* executable pool */
 #define EXP_HF_GUARDED 0x04 /* a guard pattern follows the caller's bytes */
 #define EXP_HF_QUOTA   0x08 /* quota was requested (not charged yet) */
 
@@ -50,20 +201,6 @@
 
 /* The tag bit NT reserves for "protected" pool; ignored when comparing. */
 #define EXP_PROTECTED_POOL 0x80000000u
-
-/* Every small block starts with this; the caller's bytes follow it, so a
- * block is 16-byte aligned. While a block is free, its first caller bytes
- * hold the SLIST_ENTRY that links it. */
-typedef struct _EXP_POOL_HEADER {
-    UCHAR Class;  /* size class, EXP_CLASS_ALIAS or EXP_CLASS_SPECIAL */
-    UCHAR Flags;  /* EXP_HF_* */
-    USHORT State; /* EXP_STATE_* */
-    ULONG Tag;
-    ULONG Size;  /* bytes requested (alias: distance back to the real header) */
-    ULONG Check; /* ExpHeaderCheck: catches a corrupted header */
-} EXP_POOL_HEADER, *PEXP_POOL_HEADER;
-
-_Static_assert(sizeof(EXP_POOL_HEADER) == EXP_HEADER_SIZE, "pool header is 16 bytes");
 
 /* A check word over every header field and the header's own address (so a
  * header copied elsewhere does not validate). */
@@ -88,36 +225,26 @@ FORCEINLINE BOOLEAN ExpHeaderSealed(const EXP_POOL_HEADER *Header)
     return Header->Check == ExpHeaderCheck(Header);
 }
 
-/* Block size (header included) of a class. */
-extern const USHORT ExpClassSize[EXP_CLASS_COUNT];
-
-/* The class that holds BlockBytes (header included, 1..PAGE_SIZE). */
-FORCEINLINE ULONG ExpSizeToClass(SIZE_T BlockBytes)
-{
-    if (BlockBytes <= 32) {
-        return 0;
-    }
-    if (BlockBytes <= 256) {
-        return (ULONG)((BlockBytes + 15) / 16) - 2;
-    }
-    if (BlockBytes <= 512) {
-        return 15 + (ULONG)((BlockBytes - 256 + 31) / 32) - 1;
-    }
-    if (BlockBytes <= 1024) {
-        return 23 + (ULONG)((BlockBytes - 512 + 63) / 64) - 1;
-    }
-    if (BlockBytes <= 2048) {
-        return 31 + (ULONG)((BlockBytes - 1024 + 127) / 128) - 1;
-    }
-    return EXP_CLASS_COUNT - 1;
-}
-
 /* ---- Pages (pool.c) ---------------------------------------------------- */
 
-/* Marks system-range pages as holding pool blocks whose headers may be
- * read (small-block segments and special pool pages). */
+/* Marks system-range pages as holding pool blocks whose metadata may be
+ * read (small-block pages and special pool pages). */
 VOID ExpMarkPoolPages(ULONG_PTR Va, SIZE_T Pages, BOOLEAN Set);
 BOOLEAN ExpIsPoolPage(ULONG_PTR Va);
+
+/* What the pool knows about a small block (tests and diagnostics): FALSE
+ * when Block is not the caller's pointer of a busy small block. */
+typedef struct _EXP_BLOCK_INFO {
+    ULONG Class;
+    ULONG Pool;
+    ULONG Tag;
+    ULONG Slot;
+    BOOLEAN Wide;
+    PUSHORT Entry;     /* the block's entry in its page */
+    PUCHAR BlockStart; /* where the class's block begins */
+} EXP_BLOCK_INFO, *PEXP_BLOCK_INFO;
+
+BOOLEAN ExpQuerySmallBlock(PVOID Block, PEXP_BLOCK_INFO Info);
 
 /* ---- Big pages and special pool (poolbig.c) ---------------------------- */
 
@@ -152,13 +279,68 @@ PUCHAR ExpFindGuardDamage(PUCHAR Start, PUCHAR End);
 
 /* ---- Tags (pooltag.c) -------------------------------------------------- */
 
+/* Tags map to slots of a global table (claimed once, never released, read
+ * without a lock); EXP_TAG_OVERFLOW counts the tags that found no slot.
+ * Counters live per processor (ExpTagCounters[Number]) and are written
+ * only by their processor at DISPATCH_LEVEL with plain loads and stores. */
+#define EXP_TAG_SLOTS    1024 /* a power of two; slots fit EXP_ENTRY_SLOT_MASK */
+#define EXP_TAG_OVERFLOW EXP_TAG_SLOTS
+
+typedef struct _EXP_TAG_COUNTERS {
+    LONGLONG Allocs[2]; /* [0] nonpaged, [1] paged */
+    LONGLONG Frees[2];
+    LONGLONG Bytes[2];
+} EXP_TAG_COUNTERS, *PEXP_TAG_COUNTERS;
+
+extern ULONG ExpTagKeys[EXP_TAG_SLOTS];
+extern PEXP_TAG_COUNTERS ExpTagCounters[MAXIMUM_PROCESSORS];
+
+FORCEINLINE ULONG ExpTagHash(ULONG Tag)
+{
+    return (Tag * 0x9E3779B1u) >> 22;
+}
+
+/* Tag's slot, claiming one if needed; EXP_TAG_OVERFLOW when the table is
+ * full (or Tag is 0). Any IRQL. */
+ULONG ExpTagSlot(ULONG Tag);
+
+/* The common case inline: the tag sits in its home slot. */
+FORCEINLINE ULONG ExpTagSlotFast(ULONG Tag)
+{
+    ULONG Slot = ExpTagHash(Tag);
+
+    if (__builtin_expect(__atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_RELAXED) == Tag, 1)) {
+        return Slot;
+    }
+    return ExpTagSlot(Tag);
+}
+
+/* Counts one allocation (Free FALSE) or free of Bytes in Slot, at
+ * DISPATCH_LEVEL on processor Number. */
+VOID ExpCountPoolTagAtDpc(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes);
+
+/* A plain add to a counter only this processor writes (other processors
+ * only read it, in queries): no locked instruction. */
+FORCEINLINE VOID ExpBumpCounter(LONGLONG *Counter, LONGLONG Delta)
+{
+    __atomic_store_n(Counter, __atomic_load_n(Counter, __ATOMIC_RELAXED) + Delta, __ATOMIC_RELAXED);
+}
+
+FORCEINLINE VOID ExpCountFast(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes)
+{
+    PEXP_TAG_COUNTERS Counters = Number < MAXIMUM_PROCESSORS ? ExpTagCounters[Number] : NULL;
+
+    if (__builtin_expect(Counters != NULL, 1)) {
+        ExpBumpCounter(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
+        ExpBumpCounter(&Counters[Slot].Bytes[Paged], Bytes);
+    } else {
+        ExpCountPoolTagAtDpc(Number, Slot, Paged, Free, Bytes);
+    }
+}
+
 /* Any IRQL up to DISPATCH_LEVEL (they raise to it). */
 VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
 VOID ExpReturnPoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
-/* The fast path's: at DISPATCH_LEVEL on processor Number, plain stores to
- * that processor's counters. */
-VOID ExpChargePoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
-VOID ExpReturnPoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes);
 
 /* ---- Verification (poolverify.c) --------------------------------------- */
 

@@ -12,25 +12,17 @@
  */
 #include "poolp.h"
 
-#define EXP_TAG_SLOTS    1024 /* a power of two */
-#define EXP_TAG_OVERFLOW EXP_TAG_SLOTS
 #define EXP_OVERFLOW_TAG 'lfvO'
-
-typedef struct _EXP_TAG_COUNTERS {
-    LONGLONG Allocs[2]; /* [0] nonpaged, [1] paged */
-    LONGLONG Frees[2];
-    LONGLONG Bytes[2];
-} EXP_TAG_COUNTERS, *PEXP_TAG_COUNTERS;
 
 #define EXP_TAG_COUNTER_PAGES BYTES_TO_PAGES((EXP_TAG_SLOTS + 1) * sizeof(EXP_TAG_COUNTERS))
 
-static ULONG ExpTagKeys[EXP_TAG_SLOTS];
-static PEXP_TAG_COUNTERS ExpTagCounters[MAXIMUM_PROCESSORS];
+ULONG ExpTagKeys[EXP_TAG_SLOTS];
+PEXP_TAG_COUNTERS ExpTagCounters[MAXIMUM_PROCESSORS];
 static EXP_TAG_COUNTERS ExpSharedTagCounters[EXP_TAG_SLOTS + 1];
 
-static ULONG ExpTagSlot(ULONG Tag)
+ULONG ExpTagSlot(ULONG Tag)
 {
-    ULONG Slot = (Tag * 0x9E3779B1u) >> 22;
+    ULONG Slot = ExpTagHash(Tag);
 
     if (Tag == 0) {
         return EXP_TAG_OVERFLOW;
@@ -58,8 +50,14 @@ static ULONG ExpTagSlot(ULONG Tag)
  * failed, the caller then uses the shared array. */
 static PEXP_TAG_COUNTERS ExpProcessorCounters(ULONG Number)
 {
-    PEXP_TAG_COUNTERS Counters = ExpTagCounters[Number];
+    PEXP_TAG_COUNTERS Counters;
 
+    if (Number >= MAXIMUM_PROCESSORS) {
+        /* A host thread beyond the processor table (hosted only): it has
+         * no counters of its own. */
+        return NULL;
+    }
+    Counters = ExpTagCounters[Number];
     if (Counters == NULL) {
         Counters = MiAllocateKernelPages(EXP_TAG_COUNTER_PAGES);
         if (Counters != NULL) {
@@ -69,21 +67,13 @@ static PEXP_TAG_COUNTERS ExpProcessorCounters(ULONG Number)
     return Counters;
 }
 
-/* A plain add to a counter only this processor writes (other processors
- * only read it, in queries): no locked instruction. */
-static inline VOID ExpBump(LONGLONG *Counter, LONGLONG Delta)
+VOID ExpCountPoolTagAtDpc(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes)
 {
-    __atomic_store_n(Counter, __atomic_load_n(Counter, __ATOMIC_RELAXED) + Delta, __ATOMIC_RELAXED);
-}
-
-static VOID ExpCount(ULONG Number, ULONG Tag, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes)
-{
-    PEXP_TAG_COUNTERS Counters = ExpProcessorCounters(Number & (MAXIMUM_PROCESSORS - 1));
-    ULONG Slot = ExpTagSlot(Tag);
+    PEXP_TAG_COUNTERS Counters = ExpProcessorCounters(Number);
 
     if (Counters != NULL) {
-        ExpBump(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
-        ExpBump(&Counters[Slot].Bytes[Paged], Bytes);
+        ExpBumpCounter(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
+        ExpBumpCounter(&Counters[Slot].Bytes[Paged], Bytes);
     } else {
         Counters = &ExpSharedTagCounters[Slot];
         __atomic_fetch_add(Free ? &Counters->Frees[Paged] : &Counters->Allocs[Paged], 1,
@@ -92,21 +82,12 @@ static VOID ExpCount(ULONG Number, ULONG Tag, BOOLEAN Paged, BOOLEAN Free, LONGL
     }
 }
 
-VOID ExpChargePoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
-{
-    ExpCount(Number, Tag, Paged, FALSE, (LONGLONG)Bytes);
-}
-
-VOID ExpReturnPoolTagAtDpc(ULONG Number, ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
-{
-    ExpCount(Number, Tag, Paged, TRUE, -(LONGLONG)Bytes);
-}
-
 VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
 {
     KIRQL OldIrql = KeRaiseIrqlToDpcLevel();
 
-    ExpCount(KeGetCurrentPrcb()->Number, Tag, Paged, FALSE, (LONGLONG)Bytes);
+    ExpCountPoolTagAtDpc(KeGetCurrentPrcb()->Number, ExpTagSlot(Tag), Paged, FALSE,
+                         (LONGLONG)Bytes);
     KeLowerIrql(OldIrql);
 }
 
@@ -114,7 +95,8 @@ VOID ExpReturnPoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
 {
     KIRQL OldIrql = KeRaiseIrqlToDpcLevel();
 
-    ExpCount(KeGetCurrentPrcb()->Number, Tag, Paged, TRUE, -(LONGLONG)Bytes);
+    ExpCountPoolTagAtDpc(KeGetCurrentPrcb()->Number, ExpTagSlot(Tag), Paged, TRUE,
+                         -(LONGLONG)Bytes);
     KeLowerIrql(OldIrql);
 }
 
@@ -147,7 +129,7 @@ static VOID ExpSumSlot(ULONG Slot, ULONG Tag, PSYSTEM_POOLTAG Info)
 
 BOOLEAN ExpQueryPoolTag(ULONG Tag, PSYSTEM_POOLTAG Info)
 {
-    ULONG Slot = (Tag * 0x9E3779B1u) >> 22;
+    ULONG Slot = ExpTagHash(Tag);
 
     for (ULONG Probe = 0; Tag != 0 && Probe < EXP_TAG_SLOTS; Probe++) {
         ULONG Key = __atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_ACQUIRE);

@@ -5,18 +5,14 @@
  * Tests install a hook instead and get the report back, the pool call then
  * returning without touching the block. Also owns the verification switch
  * (guard pattern after each block, checked on free): on in the checked
- * build, switchable at run time for tests.
+ * build, switchable at run time for tests (ExpSetPoolVerification, in
+ * pool.c with the fast path's switch).
  */
 #include "poolp.h"
 
 BOOLEAN ExpPoolVerify = DBG ? TRUE : FALSE;
 
 static PEXP_POOL_VIOLATION_HOOK ExpPoolViolationHook;
-
-VOID ExpSetPoolVerification(BOOLEAN Enable)
-{
-    ExpPoolVerify = Enable;
-}
 
 PEXP_POOL_VIOLATION_HOOK ExpSetPoolViolationHook(PEXP_POOL_VIOLATION_HOOK Hook)
 {

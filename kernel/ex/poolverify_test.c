@@ -139,25 +139,53 @@ KTEST(ex_pool_verify, never_allocated_pointers)
     MiFreeKernelPages(Pages, 1);
 }
 
-KTEST(ex_pool_verify, corrupted_header_is_bad_pool_header_7)
+/* Blocks have no header: a page's header and its per-block entries are
+ * what an overrun or a stray write can damage. */
+KTEST(ex_pool_verify, corrupted_entry_is_bad_pool_header_7)
 {
     PEXP_POOL_VIOLATION_HOOK Previous;
     PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 48, VERIFY_TAG);
-    PEXP_POOL_HEADER Header = (PEXP_POOL_HEADER)Block - 1;
-    ULONG Size;
+    EXP_BLOCK_INFO Info;
+    USHORT Entry;
 
     KT_ASSERT_NOT_NULL(Block);
-    /* An underrun from the previous block rewrites the size. */
-    Size = Header->Size;
-    Header->Size = 0x30303030;
+    KT_ASSERT_TRUE(ExpQuerySmallBlock(Block, &Info));
+    /* A stray write flips bits of the block's entry (its tag slot). */
+    Entry = *Info.Entry;
+    *Info.Entry = (USHORT)(Entry ^ 0x0150);
     Previous = PvBegin();
     ExFreePoolWithTag(Block, VERIFY_TAG);
     PvEnd(Previous);
     KT_EXPECT_EQ(PvReport.Count, 1);
     KT_EXPECT_EQ(PvReport.Code, BAD_POOL_HEADER);
     KT_EXPECT_EQ(PvReport.P[0], 0x7);
-    KT_EXPECT_EQ(PvReport.P[3], (ULONG_PTR)Header);
-    Header->Size = Size;
+    KT_EXPECT_EQ(PvReport.P[2], (USHORT)(Entry ^ 0x0150));
+    KT_EXPECT_EQ(PvReport.P[3], (ULONG_PTR)Info.Entry);
+    *Info.Entry = Entry;
+    ExFreePoolWithTag(Block, VERIFY_TAG);
+}
+
+KTEST(ex_pool_verify, corrupted_page_header_is_bad_pool_header_7)
+{
+    PEXP_POOL_VIOLATION_HOOK Previous;
+    PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 200, VERIFY_TAG);
+    volatile ULONG *Check;
+    ULONG Saved;
+
+    KT_ASSERT_NOT_NULL(Block);
+    /* An overrun off the end of the page before lands in this page's
+     * header. */
+    Check = (volatile ULONG *)PAGE_ALIGN(Block);
+    Saved = *Check;
+    *Check = Saved ^ 0xA5A5A5A5u;
+    Previous = PvBegin();
+    ExFreePoolWithTag(Block, VERIFY_TAG);
+    PvEnd(Previous);
+    KT_EXPECT_EQ(PvReport.Count, 1);
+    KT_EXPECT_EQ(PvReport.Code, BAD_POOL_HEADER);
+    KT_EXPECT_EQ(PvReport.P[0], 0x7);
+    KT_EXPECT_EQ(PvReport.P[3], (ULONG_PTR)PAGE_ALIGN(Block));
+    *Check = Saved;
     ExFreePoolWithTag(Block, VERIFY_TAG);
 }
 
@@ -165,14 +193,16 @@ KTEST(ex_pool_verify, corrupted_free_block_is_driver_corrupted_expool)
 {
     PEXP_POOL_VIOLATION_HOOK Previous;
     PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 1000, VERIFY_TAG);
-    PEXP_POOL_HEADER Header = (PEXP_POOL_HEADER)Block - 1;
     PUCHAR Again;
+    EXP_BLOCK_INFO Info;
 
     KT_ASSERT_NOT_NULL(Block);
+    KT_ASSERT_TRUE(ExpQuerySmallBlock(Block, &Info));
     ExFreePoolWithTag(Block, VERIFY_TAG);
-    /* A write into freed pool: the allocator finds it when it pops the
-     * block (the block is then abandoned). */
-    Header->Tag = 'eerF';
+    /* A write into freed pool (a use after free): the allocator finds it
+     * when it takes the block again (the rest of that processor's list is
+     * then abandoned). */
+    ((volatile ULONG *)Info.BlockStart)[1] ^= 0x5A5A;
     Previous = PvBegin();
     Again = ExAllocatePool2(POOL_FLAG_NON_PAGED, 1000, VERIFY_TAG);
     PvEnd(Previous);
@@ -183,7 +213,7 @@ KTEST(ex_pool_verify, corrupted_free_block_is_driver_corrupted_expool)
     }
     KT_EXPECT_NULL(Again);
     KT_EXPECT_EQ(PvReport.Code, DRIVER_CORRUPTED_EXPOOL);
-    KT_EXPECT_EQ(PvReport.P[0], (ULONG_PTR)Header);
+    KT_EXPECT_EQ(PvReport.P[0], (ULONG_PTR)Info.BlockStart);
 }
 
 KTEST(ex_pool_verify, overrun_caught_on_free)

@@ -73,11 +73,21 @@ FORCEINLINE PKPRCB KeGetCurrentPrcb(VOID)
     return Prcb;
 }
 #else
-/* Hosted: each host thread has its own KPCR (thread-local storage). */
+/* Hosted: each host thread has its own KPCR (thread-local storage,
+ * HalpThreadProcessor in kernel/hal/hosted/processor.c, KPCR first). The
+ * PRCB is one %fs-relative load, as gs:0x20 on x64; it is NULL only before
+ * the host thread's first kernel call, which KeGetPcr handles. */
 PKPCR KeGetPcr(VOID);
 FORCEINLINE PKPRCB KeGetCurrentPrcb(VOID)
 {
-    return KeGetPcr()->CurrentPrcb;
+    PKPRCB Prcb;
+    __asm__ volatile("movq %%fs:HalpThreadProcessor@tpoff+%c1, %0"
+                     : "=r"(Prcb)
+                     : "i"(offsetof(KPCR, CurrentPrcb)));
+    if (__builtin_expect(Prcb == NULL, 0)) {
+        Prcb = KeGetPcr()->CurrentPrcb;
+    }
+    return Prcb;
 }
 #endif
 
@@ -120,6 +130,127 @@ ULONG64 KiReadTimestamp(VOID);
 
 /* Stops this processor for good (used after a bug check). */
 DECLSPEC_NORETURN VOID KiHaltProcessor(VOID);
+
+/* ---- Hot-path IRQL and processor number (inline) ------------------------
+ *
+ * For paths that raise to DISPATCH_LEVEL and back on every call (the pool's
+ * fast path): each access is one instruction on the processor's own state,
+ * so a thread switched between two of them (hosted: resumed on another host
+ * thread) still reads and writes the processor it is on at that moment.
+ * x64: CR8 and gs: (the KPCR, its KPRCB at 0x180). Hosted: the host
+ * thread's processor record in TLS (kernel/hal/hosted/processor.c), whose
+ * first member is the KPCR; processor.c checks the offsets used here.
+ * No checks: KfRaiseIrql/KeLowerIrql are the checked interface. */
+#define KI_PCR_PRCB_NUMBER   (0x180 + offsetof(KPRCB, Number))
+#define KI_PCR_PRCB_SOFTINTS (0x180 + offsetof(KPRCB, SoftwareInterruptPending))
+
+VOID KiCheckSoftwareInterrupts(VOID);
+
+#if defined(_KERNEL_MODE)
+FORCEINLINE KIRQL KiReadIrqlInline(VOID)
+{
+    ULONG64 Cr8;
+    __asm__ volatile("movq %%cr8, %0" : "=r"(Cr8));
+    return (KIRQL)Cr8;
+}
+
+/* From below DISPATCH_LEVEL: pins the thread to this processor. */
+FORCEINLINE VOID KiRaiseToDispatchInline(VOID)
+{
+    __asm__ volatile("movq %0, %%cr8" : : "r"((ULONG64)DISPATCH_LEVEL) : "memory");
+}
+
+/* At DISPATCH_LEVEL or above (the thread is pinned). */
+FORCEINLINE ULONG KiCurrentProcessorNumberInline(VOID)
+{
+    USHORT Number;
+    __asm__ volatile("movw %%gs:%c1, %0" : "=r"(Number) : "i"(KI_PCR_PRCB_NUMBER) : "memory");
+    return Number;
+}
+
+/* Back from DISPATCH_LEVEL to OldIrql (below it): the APIC delivers what
+ * CR8 held back; pending software interrupts run here, as in KeLowerIrql. */
+FORCEINLINE VOID KiLowerFromDispatchInline(KIRQL OldIrql)
+{
+    ULONG Pending;
+
+    __asm__ volatile("movq %0, %%cr8" : : "r"((ULONG64)OldIrql) : "memory");
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(Pending) : "i"(KI_PCR_PRCB_SOFTINTS) : "memory");
+    if (__builtin_expect((Pending & ~((2u << OldIrql) - 1)) != 0, 0)) {
+        KiCheckSoftwareInterrupts();
+    }
+}
+#else
+/* Hosted: HalpThreadProcessor (TLS, local-exec) starts with the KPCR; its
+ * interrupt lines that arrived while masked follow the KPCR. */
+#define KI_HOSTED_PENDING_INTERRUPTS (sizeof(KPCR) + 4)
+#define KI_HOSTED_TLS(Operand)       "%%fs:HalpThreadProcessor@tpoff+%c" #Operand
+
+/* The rare halves of the inline routines below, out of line: they keep
+ * every register, so the hot path around them needs no spills. */
+VOID HalpEnsureCurrentProcessor(VOID) __attribute__((preserve_most));
+VOID HalpLowerIrqlSlow(KIRQL OldIrql) __attribute__((preserve_most));
+
+FORCEINLINE KIRQL KiReadIrqlInline(VOID)
+{
+    KIRQL Irql;
+    __asm__ volatile("movb " KI_HOSTED_TLS(1) ", %b0"
+                     : "=q"(Irql)
+                     : "i"(offsetof(KPCR, Irql))
+                     : "memory");
+    return Irql;
+}
+
+FORCEINLINE VOID KiRaiseToDispatchInline(VOID)
+{
+    PVOID Self;
+
+    /* A host thread's first kernel call creates its processor record
+     * (which sets the IRQL): before the store, not after. */
+    __asm__ volatile("movq " KI_HOSTED_TLS(1) ", %0" : "=r"(Self) : "i"(offsetof(KPCR, Self)));
+    if (__builtin_expect(Self == NULL, 0)) {
+        HalpEnsureCurrentProcessor();
+    }
+    __asm__ volatile("movb %b0, " KI_HOSTED_TLS(1)
+                     :
+                     : "q"((KIRQL)DISPATCH_LEVEL), "i"(offsetof(KPCR, Irql))
+                     : "memory");
+}
+
+FORCEINLINE ULONG KiCurrentProcessorNumberInline(VOID)
+{
+    USHORT Number;
+    __asm__ volatile("movw " KI_HOSTED_TLS(1) ", %0"
+                     : "=r"(Number)
+                     : "i"(KI_PCR_PRCB_NUMBER)
+                     : "memory");
+    return Number;
+}
+
+FORCEINLINE VOID KiLowerFromDispatchInline(KIRQL OldIrql)
+{
+    LONG Lines;
+    ULONG Pending;
+
+    __asm__ volatile("movb %b0, " KI_HOSTED_TLS(1)
+                     :
+                     : "q"(OldIrql), "i"(offsetof(KPCR, Irql))
+                     : "memory");
+    /* Lowering unmasks: lines held back meanwhile are taken now, then the
+     * software interrupts above OldIrql (HalpLowerIrqlSlow). */
+    __asm__ volatile("movl " KI_HOSTED_TLS(1) ", %0"
+                     : "=r"(Lines)
+                     : "i"(KI_HOSTED_PENDING_INTERRUPTS)
+                     : "memory");
+    __asm__ volatile("movl " KI_HOSTED_TLS(1) ", %0"
+                     : "=r"(Pending)
+                     : "i"(KI_PCR_PRCB_SOFTINTS)
+                     : "memory");
+    if (__builtin_expect((Lines | (Pending & ~((2u << OldIrql) - 1))) != 0, 0)) {
+        HalpLowerIrqlSlow(OldIrql);
+    }
+}
+#endif
 
 /* ---- Page mapping (the MMU behind kernel/mm) --------------------------- */
 

@@ -67,6 +67,9 @@ VOID KiBootSystem(PVOID KernelBase, ULONG KernelSize, const VOID *BootImage, SIZ
  * success, Value and ValueLength describe the value (empty without '='). */
 BOOLEAN KiFindBootOption(PCSTR CommandLine, SIZE_T MaxLength, PCSTR Name, PCSTR *Value,
                          PSIZE_T ValueLength);
+/* Option Name=N with N a decimal number that fits in a ULONG: TRUE and
+ * *Value = N; FALSE (Value untouched) when absent, empty or malformed. */
+BOOLEAN KiFindBootOptionUlong(PCSTR CommandLine, SIZE_T MaxLength, PCSTR Name, PULONG Value);
 
 /* ---- Bug checks (kernel/ke/bugcheck.c) --------------------------------- */
 

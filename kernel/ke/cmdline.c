@@ -60,3 +60,26 @@ BOOLEAN KiFindBootOption(PCSTR CommandLine, SIZE_T MaxLength, PCSTR Name, PCSTR 
     }
     return FALSE;
 }
+
+BOOLEAN KiFindBootOptionUlong(PCSTR CommandLine, SIZE_T MaxLength, PCSTR Name, PULONG Value)
+{
+    PCSTR Text;
+    SIZE_T Length;
+    ULONG64 Number = 0;
+
+    if (!KiFindBootOption(CommandLine, MaxLength, Name, &Text, &Length) || Length == 0) {
+        return FALSE;
+    }
+    for (SIZE_T i = 0; i < Length; i++) {
+        if (Text[i] < '0' || Text[i] > '9') {
+            return FALSE;
+        }
+        Number = Number * 10 + (ULONG64)(Text[i] - '0');
+        /* Checked per digit, so the running value never wraps. */
+        if (Number > 0xFFFFFFFFull) {
+            return FALSE;
+        }
+    }
+    *Value = (ULONG)Number;
+    return TRUE;
+}

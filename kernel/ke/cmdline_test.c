@@ -77,3 +77,26 @@ KTEST(ke_cmdline, first_occurrence_wins)
     KT_ASSERT_TRUE(Find("ktest=a ktest=b", "ktest", V, sizeof(V)));
     KT_EXPECT_STREQ(V, "a");
 }
+
+KTEST(ke_cmdline, numeric_option)
+{
+    ULONG V = 7;
+
+    KT_EXPECT_TRUE(KiFindBootOptionUlong("bench benchtime=250", 20, "benchtime", &V));
+    KT_EXPECT_EQ(V, 250);
+    KT_EXPECT_TRUE(KiFindBootOptionUlong("benchtime=0", 12, "benchtime", &V));
+    KT_EXPECT_EQ(V, 0);
+    KT_EXPECT_TRUE(KiFindBootOptionUlong("n=4294967295", 13, "n", &V));
+    KT_EXPECT_EQ(V, 0xFFFFFFFFu);
+    V = 7;
+    /* Absent, empty, not a number, too large, or a prefix of another name. */
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("bench", 6, "benchtime", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("benchtime", 10, "benchtime", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("benchtime=", 11, "benchtime", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("benchtime=5ms", 14, "benchtime", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("benchtime=-5", 13, "benchtime", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("n=4294967296", 13, "n", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("n=99999999999999999999999", 26, "n", &V));
+    KT_EXPECT_FALSE(KiFindBootOptionUlong("benchtime=5", 11, "bench", &V));
+    KT_EXPECT_EQ(V, 7);
+}

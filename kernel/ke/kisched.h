@@ -52,6 +52,15 @@ VOID KiCheckAffinityCurrentThread(PKTHREAD Thread, PKPRCB Prcb);
 /* Releases the dispatcher lock taken across a switch (thread.c startup). */
 VOID KiCompleteSwitch(VOID);
 
+/* Benchmark seam (bench/ke): one selection of the next thread on Prcb's
+ * queues (KiSwapThread's, no NextThread) with the chosen thread put back
+ * at the head, so the queues are unchanged; queueing and removing thread
+ * records that never run. Dispatcher lock held; Prcb's processor must not
+ * schedule meanwhile. */
+PKTHREAD KiBenchSelectNextThread(PKPRCB Prcb);
+VOID KiBenchQueueReadyThread(PKPRCB Prcb, PKTHREAD Thread);
+VOID KiBenchRemoveReadyThread(PKTHREAD Thread);
+
 /* ---- Waits (wait.c); dispatcher lock held ---- */
 
 /* Wakes the waiters Object can satisfy now. */

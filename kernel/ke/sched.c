@@ -407,3 +407,32 @@ NTSTATUS NTAPI ZwYieldExecution(VOID)
 {
     return KiYieldThread() ? STATUS_SUCCESS : STATUS_NO_YIELD_PERFORMED;
 }
+
+/* ---- Benchmark seam (bench/ke/select_next.c) ----
+ * The selection KiSwapThread makes when no NextThread is set, on a
+ * caller-chosen processor's queues, followed by putting the chosen thread
+ * back (at the head, as a preempted thread goes back, so the queues end as
+ * they began) - nothing else, so a benchmark times the real code. The
+ * caller holds the dispatcher lock and keeps Prcb's processor from
+ * scheduling meanwhile (the threads it queues never run). */
+PKTHREAD KiBenchSelectNextThread(PKPRCB Prcb)
+{
+    PKTHREAD Thread = KiSelectReadyThread(Prcb, 0);
+
+    if (Thread != NULL) {
+        KiInsertReadyQueue(Prcb, Thread, TRUE);
+    }
+    return Thread;
+}
+
+/* Queues a thread record that never runs at the tail of its priority's
+ * list, as KiReadyThread does when it neither hands nor preempts. */
+VOID KiBenchQueueReadyThread(PKPRCB Prcb, PKTHREAD Thread)
+{
+    KiInsertReadyQueue(Prcb, Thread, FALSE);
+}
+
+VOID KiBenchRemoveReadyThread(PKTHREAD Thread)
+{
+    KiRemoveReadyQueue(Thread);
+}

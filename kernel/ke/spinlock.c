@@ -181,24 +181,51 @@ VOID NTAPI KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle)
 
 /* ---- The dispatcher lock ---- */
 
+/* KeAcquireSpinLockRaiseToDpc and KeReleaseSpinLock with the IRQL moves
+ * inlined (arch.h): every wait, set and switch takes this lock, and the
+ * out-of-line IRQL routines were a large part of a thread switch. The
+ * checks stay: acquiring above DISPATCH_LEVEL is IRQL_NOT_LESS_OR_EQUAL,
+ * a release by another processor SPIN_LOCK_NOT_OWNED. */
 KIRQL KiAcquireDispatcherLock(VOID)
 {
-    return KeAcquireSpinLockRaiseToDpc(&KiDispatcherLock);
+    KIRQL OldIrql = KiReadIrqlInline();
+
+    if (OldIrql > DISPATCH_LEVEL) {
+        KiSpinLockIrqlError(IRQL_NOT_LESS_OR_EQUAL, &KiDispatcherLock);
+    }
+    if (OldIrql < DISPATCH_LEVEL) {
+        KiRaiseToDispatchInline();
+    }
+    KiAcquireSpinLockRaw(&KiDispatcherLock);
+    return OldIrql;
 }
 
 VOID KiReleaseDispatcherLock(KIRQL OldIrql)
 {
-    KeReleaseSpinLock(&KiDispatcherLock, OldIrql);
+    KiReleaseSpinLockRaw(&KiDispatcherLock);
+    if (OldIrql < DISPATCH_LEVEL && KiReadIrqlInline() == DISPATCH_LEVEL) {
+        KiLowerFromDispatchInline(OldIrql);
+    } else {
+        /* Anything else (a caller that raised further meanwhile, or an
+         * OldIrql above the current level: its stop screen) as before. */
+        KeLowerIrql(OldIrql);
+    }
 }
 
 VOID KiAcquireDispatcherLockAtDpcLevel(VOID)
 {
-    KeAcquireSpinLockAtDpcLevel(&KiDispatcherLock);
+    if (KiReadIrqlInline() < DISPATCH_LEVEL) {
+        KiSpinLockIrqlError(IRQL_NOT_GREATER_OR_EQUAL, &KiDispatcherLock);
+    }
+    KiAcquireSpinLockRaw(&KiDispatcherLock);
 }
 
 VOID KiReleaseDispatcherLockFromDpcLevel(VOID)
 {
-    KeReleaseSpinLockFromDpcLevel(&KiDispatcherLock);
+    if (KiReadIrqlInline() < DISPATCH_LEVEL) {
+        KiSpinLockIrqlError(IRQL_NOT_GREATER_OR_EQUAL, &KiDispatcherLock);
+    }
+    KiReleaseSpinLockRaw(&KiDispatcherLock);
 }
 
 BOOLEAN KiDispatcherLockHeld(VOID)

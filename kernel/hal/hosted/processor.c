@@ -34,8 +34,12 @@
 /* local-exec: the hosted kernel links only into executables, so the
  * variable is at a link-time offset from %fs and one instruction reaches a
  * field of it (HALP_TLS_*). */
-static _Thread_local HALP_PROCESSOR HalpThreadProcessor
-    __attribute__((tls_model("local-exec"), used));
+_Thread_local HALP_PROCESSOR HalpThreadProcessor __attribute__((tls_model("local-exec"), used));
+
+/* arch.h's inline hot-path accessors reach these fields by offset. */
+_Static_assert(offsetof(HALP_PROCESSOR, Pcr) == 0, "arch.h: KPCR first in the record");
+_Static_assert(offsetof(HALP_PROCESSOR, PendingInterrupts) == KI_HOSTED_PENDING_INTERRUPTS,
+               "arch.h: KI_HOSTED_PENDING_INTERRUPTS");
 
 #define HALP_TLS_LOAD8(Field, Result)                                                              \
     __asm__ volatile("movb %%fs:HalpThreadProcessor@tpoff+%c1, %b0"                                \
@@ -49,6 +53,11 @@ static _Thread_local HALP_PROCESSOR HalpThreadProcessor
                      : "memory")
 #define HALP_TLS_LOAD32(Field, Result)                                                             \
     __asm__ volatile("movl %%fs:HalpThreadProcessor@tpoff+%c1, %k0"                                \
+                     : "=r"(Result)                                                                \
+                     : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
+                     : "memory")
+#define HALP_TLS_LOAD64(Field, Result)                                                             \
+    __asm__ volatile("movq %%fs:HalpThreadProcessor@tpoff+%c1, %0"                                 \
                      : "=r"(Result)                                                                \
                      : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
                      : "memory")
@@ -73,7 +82,8 @@ static VOID HalpInitializeProcessorRecord(PHALP_PROCESSOR Processor, USHORT Numb
     Processor->InterruptsEnabled = TRUE;
 }
 
-__attribute__((noinline)) PHALP_PROCESSOR HalpCurrentProcessor(VOID)
+/* The first kernel call of a host thread: its record is made here. */
+static __attribute__((noinline)) PHALP_PROCESSOR HalpCreateCurrentProcessor(VOID)
 {
     PHALP_PROCESSOR Processor = &HalpThreadProcessor;
 
@@ -86,6 +96,21 @@ __attribute__((noinline)) PHALP_PROCESSOR HalpCurrentProcessor(VOID)
         HalpInitializeProcessorRecord(Processor, HalpClaimProcessorNumber());
     }
     return Processor;
+}
+
+/* Every kernel call of a host thread but the first: Pcr.Self, which is
+ * the record's address (the KPCR is its first member), read with one
+ * %fs-relative load, so the address is the host thread's at that moment
+ * (the context switch and hot IRQL paths call this several times each). */
+PHALP_PROCESSOR HalpCurrentProcessor(VOID)
+{
+    PVOID Self;
+
+    HALP_TLS_LOAD64(Pcr.Self, Self);
+    if (__builtin_expect(Self == NULL, 0)) {
+        return HalpCreateCurrentProcessor();
+    }
+    return (PHALP_PROCESSOR)Self;
 }
 
 PHALP_PROCESSOR HalpAdoptProcessor(USHORT Number)
@@ -120,9 +145,34 @@ __attribute__((noinline)) PKPCR KeGetPcr(VOID)
 }
 
 /* The record exists before the first single-instruction access. */
-static VOID HalpEnsureProcessor(VOID)
+static inline VOID HalpEnsureProcessor(VOID)
 {
-    (VOID) HalpCurrentProcessor();
+    PVOID Self;
+
+    HALP_TLS_LOAD64(Pcr.Self, Self);
+    if (__builtin_expect(Self == NULL, 0)) {
+        (VOID) HalpCreateCurrentProcessor();
+    }
+}
+
+VOID HalpEnsureCurrentProcessor(VOID)
+{
+    HalpEnsureProcessor();
+}
+
+VOID HalpLowerIrqlSlow(KIRQL OldIrql)
+{
+    LONG Pending;
+
+    /* As KiWriteIrql and KeLowerIrql do after the store. */
+    HALP_TLS_LOAD32(PendingInterrupts, Pending);
+    if (Pending != 0) {
+        HalpDispatchPendingInterrupts();
+    }
+    if (OldIrql < DISPATCH_LEVEL &&
+        (KeGetCurrentPrcb()->SoftwareInterruptPending & ~((2u << OldIrql) - 1)) != 0) {
+        KiCheckSoftwareInterrupts();
+    }
 }
 
 KIRQL KiReadIrql(VOID)
