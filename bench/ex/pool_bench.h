@@ -52,11 +52,17 @@ typedef struct POOL_BENCH_TEAM POOL_BENCH_TEAM;
 POOL_BENCH_TEAM *PoolBenchTeamStart(unsigned Count, POOL_BENCH_WORK *Work, void *Context);
 
 /* Releases every worker at once to run Work once; returns when all have
- * finished, with the wall time in nanoseconds from the moment the first
- * one started its work to the moment the last one finished (the wake-up
- * of the first worker, the scheduler's cost and not the allocator's, is
- * left out; a later worker's lateness counts). */
+ * finished, with the wall time in nanoseconds from the moment they all
+ * started their work (together, past a spinning start barrier) to the
+ * moment the last one finished. Waking the workers (an IPI and a host
+ * thread's wake-up, or a condition variable) is the scheduler's cost, not
+ * the allocator's, and is left out for every implementation alike. */
 uint64_t PoolBenchTeamRound(POOL_BENCH_TEAM *Team);
+
+/* The start barrier of a round: each worker calls it once woken; it
+ * returns when all Count have arrived (*Arrived is reset to 0 before the
+ * round is released). */
+void PoolBenchStartTogether(volatile unsigned *Arrived, unsigned Count);
 
 /* Ends the workers and waits until every one of them has terminated. */
 void PoolBenchTeamStop(POOL_BENCH_TEAM *Team);

@@ -431,3 +431,11 @@ KEEL_BENCHMARK_EX(pool_overhead, .ArgCount = 10,
         KeelBenchSkipWithError(State, Error);
     }
 }
+
+void PoolBenchStartTogether(volatile unsigned *Arrived, unsigned Count)
+{
+    __atomic_add_fetch(Arrived, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(Arrived, __ATOMIC_ACQUIRE) < Count) {
+        __builtin_ia32_pause();
+    }
+}

@@ -59,7 +59,8 @@ void PoolBenchSettle(void)
  * Rounds are released through two notification events used in turn: round
  * r opens Go[r % 2] after resetting the other one, which no worker can be
  * waiting for (each has finished round r - 1, which was Go[(r + 1) % 2],
- * and now waits for Go[r % 2]). Each worker stamps the time it starts;
+ * and now waits for Go[r % 2]). Woken, the workers meet at a spinning
+ * start barrier (PoolBenchStartTogether), then each stamps its start;
  * the last one to finish stamps the end and sets Done (a synchronization
  * event).
  */
@@ -71,6 +72,7 @@ struct POOL_BENCH_TEAM {
     BOOLEAN Stop;
     volatile LONG Remaining;
     volatile LONG Misplaced;
+    volatile unsigned Arrived; /* the round's start barrier */
     uint64_t EndNs;
     uint64_t StartNs[POOL_BENCH_MAX_WORKERS];
     KEVENT Go[2];
@@ -114,6 +116,7 @@ static VOID NTAPI PoolBenchWorker(PVOID Context)
         if (Team->Stop) {
             break;
         }
+        PoolBenchStartTogether(&Team->Arrived, Team->Count);
         Team->StartNs[Index] = KeelBenchNowNs();
         Team->Work(Team->Context, Index);
         PoolBenchFinish(Team);
@@ -190,6 +193,7 @@ uint64_t PoolBenchTeamRound(POOL_BENCH_TEAM *Team)
     uint64_t StartNs = UINT64_MAX;
 
     Team->Remaining = (LONG)Team->Count;
+    Team->Arrived = 0;
     PoolBenchRelease(Team);
     KeWaitForSingleObject(&Team->Done, Executive, KernelMode, FALSE, NULL);
     for (unsigned i = 0; i < Team->Count; i++) {

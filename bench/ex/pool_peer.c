@@ -36,9 +36,9 @@ void PoolBenchSettle(void)
 
 /* ---- Teams of pthreads ------------------------------------------------- */
 
-/* Rounds: the caller bumps Generation and broadcasts Go; each worker
- * stamps the time it starts, the last one to finish stamps the end and
- * signals Done. */
+/* Rounds: the caller bumps Generation and broadcasts Go; the woken workers
+ * meet at a spinning start barrier (PoolBenchStartTogether), each stamps
+ * its start, the last one to finish stamps the end and signals Done. */
 struct POOL_BENCH_TEAM {
     POOL_BENCH_WORK *Work;
     void *Context;
@@ -52,6 +52,7 @@ struct POOL_BENCH_TEAM {
     int Finished;
     int Misplaced;
     unsigned Remaining;
+    volatile unsigned Arrived; /* the round's start barrier */
     uint64_t EndNs;
     uint64_t StartNs[POOL_BENCH_MAX_WORKERS];
     pthread_t Threads[POOL_BENCH_MAX_WORKERS];
@@ -95,6 +96,7 @@ static void *PoolPeerWorker(void *Context)
             break;
         }
         pthread_mutex_unlock(&Team->Lock);
+        PoolBenchStartTogether(&Team->Arrived, Team->Count);
         Team->StartNs[Index] = KeelBenchNowNs();
         Team->Work(Team->Context, Index);
         PoolPeerFinish(Team);
@@ -171,6 +173,7 @@ uint64_t PoolBenchTeamRound(POOL_BENCH_TEAM *Team)
     uint64_t StartNs = UINT64_MAX;
 
     __atomic_store_n(&Team->Remaining, Team->Count, __ATOMIC_RELAXED);
+    __atomic_store_n(&Team->Arrived, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&Team->Lock);
     Team->Generation++;
     pthread_cond_broadcast(&Team->Go);

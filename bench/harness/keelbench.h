@@ -155,6 +155,47 @@ typedef int KEEL_BENCH_RUN_ALL(void);
 int KeelBenchRunAll(void);
 int KeelBenchMain(KEEL_BENCH_RUN_ALL *RunAll);
 
+/* Lateness of timed waits (timer benchmarks, Keel's and the peers'): add
+ * each wait's elapsed time against its due time, then report
+ * late_mean_us / late_max_us, or an error when a wait ended early. */
+typedef struct KEEL_BENCH_LATENESS {
+    uint64_t SumNs;
+    uint64_t MaxNs;
+    uint64_t Waits;
+    uint64_t Early;
+} KEEL_BENCH_LATENESS;
+
+static inline void KeelBenchLatenessAdd(KEEL_BENCH_LATENESS *Lateness, uint64_t ElapsedNs,
+                                        uint64_t DueNs)
+{
+    if (ElapsedNs < DueNs) {
+        Lateness->Early++;
+        return;
+    }
+    Lateness->SumNs += ElapsedNs - DueNs;
+    if (ElapsedNs - DueNs > Lateness->MaxNs) {
+        Lateness->MaxNs = ElapsedNs - DueNs;
+    }
+    Lateness->Waits++;
+}
+
+static inline void KeelBenchLatenessReport(KEEL_BENCH_STATE *State,
+                                           const KEEL_BENCH_LATENESS *Lateness,
+                                           const char *EarlyMessage)
+{
+    if (Lateness->Early != 0) {
+        KeelBenchSkipWithError(State, EarlyMessage);
+        return;
+    }
+    if (Lateness->Waits != 0) {
+        KeelBenchSetCounter(State, "late_mean_us",
+                            (double)Lateness->SumNs / 1e3 / (double)Lateness->Waits,
+                            KEEL_COUNTER_DEFAULT);
+        KeelBenchSetCounter(State, "late_max_us", (double)Lateness->MaxNs / 1e3,
+                            KEEL_COUNTER_DEFAULT);
+    }
+}
+
 /* Keeps the compiler from optimising a value away. */
 #define KeelBenchDoNotOptimize(Value) __asm__ volatile("" : : "r,m"(Value) : "memory")
 #define KeelBenchClobberMemory()      __asm__ volatile("" : : : "memory")

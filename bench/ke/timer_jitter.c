@@ -18,31 +18,13 @@
 KEEL_BENCHMARK_EX(sched_timer_jitter, .RealTime = 1, .Unit = KEEL_BENCH_US)
 {
     LARGE_INTEGER Interval = { .QuadPart = -(LONGLONG)(TIMER_INTERVAL_NS / 100) };
-    ULONG64 LateSum = 0, LateMax = 0, Early = 0;
+    KEEL_BENCH_LATENESS Lateness = { 0 };
 
     while (KeelBenchKeepRunning(State)) {
         ULONG64 Start = BenchNowNs();
-        ULONG64 Elapsed;
 
         KeDelayExecutionThread(KernelMode, FALSE, &Interval);
-        Elapsed = BenchNowNs() - Start;
-        if (Elapsed < TIMER_INTERVAL_NS) {
-            Early++;
-            continue;
-        }
-        LateSum += Elapsed - TIMER_INTERVAL_NS;
-        if (Elapsed - TIMER_INTERVAL_NS > LateMax) {
-            LateMax = Elapsed - TIMER_INTERVAL_NS;
-        }
+        KeelBenchLatenessAdd(&Lateness, BenchNowNs() - Start, TIMER_INTERVAL_NS);
     }
-    if (Early != 0) {
-        KeelBenchSkipWithError(State, "a 1 ms delay ended early");
-        return;
-    }
-    if (KeelBenchIterations(State) > 0) {
-        KeelBenchSetCounter(State, "late_mean_us",
-                            (double)LateSum / 1e3 / (double)KeelBenchIterations(State),
-                            KEEL_COUNTER_DEFAULT);
-        KeelBenchSetCounter(State, "late_max_us", (double)LateMax / 1e3, KEEL_COUNTER_DEFAULT);
-    }
+    KeelBenchLatenessReport(State, &Lateness, "a 1 ms delay ended early");
 }

@@ -14,31 +14,13 @@
 KEEL_BENCHMARK_EX(sched_timer_jitter, .RealTime = 1, .Unit = KEEL_BENCH_US)
 {
     const struct timespec Interval = { .tv_sec = 0, .tv_nsec = (long)TIMER_INTERVAL_NS };
-    uint64_t LateSum = 0, LateMax = 0, Early = 0;
+    KEEL_BENCH_LATENESS Lateness = { 0 };
 
     while (KeelBenchKeepRunning(State)) {
         uint64_t Start = PeerNowNs();
-        uint64_t Elapsed;
 
         clock_nanosleep(CLOCK_MONOTONIC, 0, &Interval, NULL);
-        Elapsed = PeerNowNs() - Start;
-        if (Elapsed < TIMER_INTERVAL_NS) {
-            Early++;
-            continue;
-        }
-        LateSum += Elapsed - TIMER_INTERVAL_NS;
-        if (Elapsed - TIMER_INTERVAL_NS > LateMax) {
-            LateMax = Elapsed - TIMER_INTERVAL_NS;
-        }
+        KeelBenchLatenessAdd(&Lateness, PeerNowNs() - Start, TIMER_INTERVAL_NS);
     }
-    if (Early != 0) {
-        KeelBenchSkipWithError(State, "a 1 ms sleep ended early");
-        return;
-    }
-    if (KeelBenchIterations(State) > 0) {
-        KeelBenchSetCounter(State, "late_mean_us",
-                            (double)LateSum / 1e3 / (double)KeelBenchIterations(State),
-                            KEEL_COUNTER_DEFAULT);
-        KeelBenchSetCounter(State, "late_max_us", (double)LateMax / 1e3, KEEL_COUNTER_DEFAULT);
-    }
+    KeelBenchLatenessReport(State, &Lateness, "a 1 ms sleep ended early");
 }

@@ -196,7 +196,11 @@ def cmd_bench(args):
     accels = ("tcg",) if args.quick and not args.accel else ACCELS
     if args.accel:
         accels = tuple(args.accel.split(","))
-    results, _ = run_all(out, args.quick, host, guest, accels, args.bench_args)
+    extra = list(args.bench_args)
+    if args.repetitions:
+        # The median of N runs per benchmark (benchreport reads it).
+        extra += [f"--benchmark_repetitions={args.repetitions}"]
+    results, _ = run_all(out, args.quick, host, guest, accels, extra)
     print(report(results, args.quick), flush=True)
     print(f"\nJSON and report: {rel(aux_dir('bench'))}/", flush=True)
     if args.plot:

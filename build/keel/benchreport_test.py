@@ -53,6 +53,15 @@ class BenchReportTest(unittest.TestCase):
         r.add("host", "glibc", [entry("x/size:16", 20)])
         self.assertIn("(0.50x)", br.comparison_rows(r, "host")[1][2])
 
+    def test_the_median_of_repetitions_stands_for_the_measure(self):
+        runs = [entry("x", t) for t in (10, 30, 20)]
+        median = dict(entry("x_median", 20), run_type="aggregate", aggregate_name="median", run_name="x")
+        mean = dict(entry("x_mean", 99), run_type="aggregate", aggregate_name="mean", run_name="x")
+        r = br.Results()
+        r.add("host", "keel", runs + [median, mean])
+        self.assertEqual(br.value(r.get("host", "keel", "x")), (20.0, "ns"))
+        self.assertEqual(r.names("host"), ["x"])
+
     def test_targets_met_missed_and_not_measured(self):
         r = br.Results()
         r.add("host", "keel", [entry("pool_alloc_free/size:16", 9), entry("pool_alloc_free/size:32", 12)])

@@ -90,11 +90,22 @@ typedef struct DECLSPEC_ALIGN(64) _EXP_POOL_PROCESSOR {
 } EXP_POOL_PROCESSOR;
 
 /* Batches of free blocks of one pool and class, linked through the second
- * word of their first block. */
+ * word of their first block: one chain per processor (the last one for the
+ * unpinned lists), each holding the batches its processor sent. A
+ * processor takes back its own batches first - blocks it freed last, still
+ * in its cache - and another processor's only when it has none left: were
+ * the batches shared, two processors that each overflow their lookasides
+ * would swap them at every overflow, and a block taken from the other's
+ * batch misses in the cache, its line last written there (pool_scaling
+ * with two processors: 38% of allocations, about 1.4x the time per pair).
+ * Stocked has a bit per chain that holds a batch. */
+#define EXP_DEPOT_CHAINS (MAXIMUM_PROCESSORS + 1)
+_Static_assert(EXP_DEPOT_CHAINS <= 128, "Stocked holds a bit per chain");
+
 typedef struct DECLSPEC_ALIGN(64) _EXP_DEPOT {
     KSPIN_LOCK Lock;
-    PUCHAR Batches;
-    SIZE_T BatchCount;
+    ULONG64 Stocked[2];
+    PUCHAR Batches[EXP_DEPOT_CHAINS];
 } EXP_DEPOT;
 
 /* Processor numbers at or beyond MAXIMUM_PROCESSORS (hosted: host threads
@@ -199,20 +210,35 @@ static VOID ExpReportCorruptedFreeBlock(PVOID Block, KIRQL CallerIrql, PVOID Cal
                      "free pool block corrupted (written to after it was freed)");
 }
 
-static VOID ExpDepotPush(ULONG Pool, ULONG Class, PUCHAR Batch, ULONG Count)
+/* Under the depot's lock: Chain's stocked bit follows whether it holds a
+ * batch. */
+static inline VOID ExpDepotSetChain(EXP_DEPOT *Depot, ULONG Chain, PUCHAR Batch)
+{
+    ULONG64 Bit = 1ull << (Chain % 64);
+
+    Depot->Batches[Chain] = Batch;
+    if (Batch != NULL) {
+        Depot->Stocked[Chain / 64] |= Bit;
+    } else {
+        Depot->Stocked[Chain / 64] &= ~Bit;
+    }
+}
+
+/* Sends a batch to the depot, on chain Chain (the sender's). */
+static VOID ExpDepotPush(ULONG Pool, ULONG Class, ULONG Chain, PUCHAR Batch, ULONG Count)
 {
     EXP_DEPOT *Depot = &ExpDepots[Pool][Class];
     KLOCK_QUEUE_HANDLE LockHandle;
 
     KeAcquireInStackQueuedSpinLockAtDpcLevel(&Depot->Lock, &LockHandle);
-    ((PULONG64)Batch)[1] = ExpEncodeBatch(Batch, Depot->Batches, Count);
-    Depot->Batches = Batch;
-    Depot->BatchCount++;
+    ((PULONG64)Batch)[1] = ExpEncodeBatch(Batch, Depot->Batches[Chain], Count);
+    ExpDepotSetChain(Depot, Chain, Batch);
     KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
 }
 
-/* A whole batch, or NULL when the depot is empty. */
-static PUCHAR ExpDepotPop(ULONG Pool, ULONG Class, PULONG Count, KIRQL CallerIrql)
+/* A whole batch - from chain Chain (the caller's) if it has one, else from
+ * any other - or NULL when the depot is empty. */
+static PUCHAR ExpDepotPop(ULONG Pool, ULONG Class, ULONG Chain, PULONG Count, KIRQL CallerIrql)
 {
     EXP_DEPOT *Depot = &ExpDepots[Pool][Class];
     KLOCK_QUEUE_HANDLE LockHandle;
@@ -220,7 +246,12 @@ static PUCHAR ExpDepotPop(ULONG Pool, ULONG Class, PULONG Count, KIRQL CallerIrq
     ULONG64 Word;
 
     KeAcquireInStackQueuedSpinLockAtDpcLevel(&Depot->Lock, &LockHandle);
-    Batch = Depot->Batches;
+    if (Depot->Batches[Chain] == NULL) {
+        Chain = Depot->Stocked[0] != 0   ? (ULONG)__builtin_ctzll(Depot->Stocked[0])
+                : Depot->Stocked[1] != 0 ? 64 + (ULONG)__builtin_ctzll(Depot->Stocked[1])
+                                         : Chain;
+    }
+    Batch = Depot->Batches[Chain];
     if (Batch != NULL) {
         PUCHAR Next;
 
@@ -228,15 +259,13 @@ static PUCHAR ExpDepotPop(ULONG Pool, ULONG Class, PULONG Count, KIRQL CallerIrq
         Next = (PUCHAR)(ULONG_PTR)((LONGLONG)(Word << 16) >> 16);
         *Count = (ULONG)(Word >> 48) & 0xFF;
         if (Word != ExpEncodeBatch(Batch, Next, *Count) || *Count == 0) {
-            /* The depot's chain is lost from here on: report it once. */
-            Depot->Batches = NULL;
-            Depot->BatchCount = 0;
+            /* The chain is lost from here on: report it once. */
+            ExpDepotSetChain(Depot, Chain, NULL);
             KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
             ExpReportCorruptedFreeBlock(Batch, CallerIrql, __builtin_return_address(0));
             return NULL;
         }
-        Depot->Batches = Next;
-        Depot->BatchCount--;
+        ExpDepotSetChain(Depot, Chain, Next);
     }
     KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
     return Batch;
@@ -283,6 +312,13 @@ static PUCHAR ExpGrowClass(ULONG Pool, ULONG Class, PULONG Count)
     return Chain;
 }
 
+/* The depot chain of a lookaside's processor (the unpinned lists have the
+ * last one). */
+static inline ULONG ExpLookasideChain(PEXP_LOOKASIDE Lookaside)
+{
+    return (ULONG)(((PUCHAR)Lookaside - (PUCHAR)ExpPoolProcessors) / sizeof(EXP_POOL_PROCESSOR));
+}
+
 /* The lookaside is empty: the batch kept back, a batch from the depot, or
  * fresh pages. NULL when memory is exhausted. */
 static __attribute__((noinline)) PUCHAR ExpRefillLookaside(PEXP_LOOKASIDE Lookaside, ULONG Pool,
@@ -297,7 +333,7 @@ static __attribute__((noinline)) PUCHAR ExpRefillLookaside(PEXP_LOOKASIDE Lookas
         Lookaside->Full = NULL;
         Lookaside->FullCount = 0;
     } else {
-        Chain = ExpDepotPop(Pool, Class, &Count, CallerIrql);
+        Chain = ExpDepotPop(Pool, Class, ExpLookasideChain(Lookaside), &Count, CallerIrql);
         if (Chain == NULL) {
             Chain = ExpGrowClass(Pool, Class, &Count);
             if (Chain == NULL) {
@@ -316,7 +352,8 @@ static __attribute__((noinline)) VOID ExpRotateLookaside(PEXP_LOOKASIDE Lookasid
                                                          ULONG Class)
 {
     if (Lookaside->Full != NULL) {
-        ExpDepotPush(Pool, Class, Lookaside->Full, Lookaside->FullCount);
+        ExpDepotPush(Pool, Class, ExpLookasideChain(Lookaside), Lookaside->Full,
+                     Lookaside->FullCount);
     }
     Lookaside->Full = Lookaside->Head;
     Lookaside->FullCount = Lookaside->Count;

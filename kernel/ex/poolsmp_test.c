@@ -212,3 +212,117 @@ KTEST(ex_pool_smp, slist_concurrent_push_pop)
     }
     KT_EXPECT_EQ(Count, SL_ENTRIES);
 }
+
+/* The depot gives a processor its own batches back before anyone else's:
+ * processor 0 frees blocks A (more than its lookaside keeps, so most go to
+ * the depot), then processor 1 frees blocks B (the depot's newest
+ * batches); processor 0 then allocates as many blocks as A and must get
+ * none of B (with one shared chain it would take B's batches, each block
+ * last written on processor 1). A paged class few others use (1152 bytes)
+ * keeps other pool users out of the way. */
+#define DP_TAG        'tpDP' /* "PDpt" */
+#define DP_SIZE       1100
+#define DP_BATCHES    8
+#define DP_MAX_BLOCKS 160
+
+typedef enum _DP_STEP { DpAllocateA, DpAllocateB, DpFreeA, DpFreeB, DpAllocateAgain } DP_STEP;
+
+static struct {
+    DP_STEP Step;
+    ULONG Count;
+    volatile LONG Misplaced;
+    volatile LONG Failures;
+    PVOID A[DP_MAX_BLOCKS];
+    PVOID B[DP_MAX_BLOCKS];
+    PVOID Again[DP_MAX_BLOCKS];
+} DpTest;
+
+static VOID DpAllocate(PVOID *Blocks)
+{
+    for (ULONG i = 0; i < DpTest.Count; i++) {
+        Blocks[i] = ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_UNINITIALIZED, DP_SIZE, DP_TAG);
+        if (Blocks[i] == NULL) {
+            __atomic_fetch_add(&DpTest.Failures, 1, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+static VOID DpFree(PVOID *Blocks)
+{
+    for (ULONG i = 0; i < DpTest.Count; i++) {
+        if (Blocks[i] != NULL) {
+            ExFreePoolWithTag(Blocks[i], DP_TAG);
+            Blocks[i] = NULL;
+        }
+    }
+}
+
+static VOID NTAPI DpWorker(PVOID Context)
+{
+    ULONG Processor = (DpTest.Step == DpAllocateB || DpTest.Step == DpFreeB) ? 1 : 0;
+
+    UNREFERENCED_PARAMETER(Context);
+    KeSetSystemAffinityThreadEx((KAFFINITY)1 << Processor);
+    if (KeGetCurrentProcessorNumber() != Processor) {
+        /* The step still runs, so every block is freed; the check is
+         * skipped. */
+        __atomic_fetch_add(&DpTest.Misplaced, 1, __ATOMIC_RELAXED);
+    }
+    if (DpTest.Step == DpAllocateA) {
+        DpAllocate(DpTest.A);
+    } else if (DpTest.Step == DpAllocateB) {
+        DpAllocate(DpTest.B);
+    } else if (DpTest.Step == DpFreeA) {
+        /* Keep the addresses: Again is compared with them. */
+        for (ULONG i = 0; i < DpTest.Count; i++) {
+            if (DpTest.A[i] != NULL) {
+                ExFreePoolWithTag(DpTest.A[i], DP_TAG);
+            }
+        }
+    } else if (DpTest.Step == DpFreeB) {
+        for (ULONG i = 0; i < DpTest.Count; i++) {
+            if (DpTest.B[i] != NULL) {
+                ExFreePoolWithTag(DpTest.B[i], DP_TAG);
+            }
+        }
+    } else {
+        DpAllocate(DpTest.Again);
+    }
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+KTEST(ex_pool_smp, depot_returns_own_batches)
+{
+    PKTHREAD Self = KeGetCurrentThread();
+    ULONG Class = ExpSizeClass[(DP_SIZE + 15) >> 4];
+    ULONG FromB = 0;
+
+    if (Self == NULL || Self->IdleThread) {
+        KT_SKIP("needs a schedulable thread");
+    }
+    if (KeQueryActiveProcessorCount(NULL) < 2) {
+        KT_SKIP("needs two processors");
+    }
+    memset(&DpTest, 0, sizeof(DpTest));
+    DpTest.Count = DP_BATCHES * ExpClassInfo[Class].Batch;
+    KT_ASSERT_TRUE(DpTest.Count <= DP_MAX_BLOCKS);
+    for (DP_STEP Step = DpAllocateA; Step <= DpAllocateAgain; Step++) {
+        DpTest.Step = Step;
+        KT_ASSERT_TRUE(PsRunThreads(DpWorker, 1));
+    }
+    if (DpTest.Misplaced != 0) {
+        DpFree(DpTest.Again);
+        KT_SKIP("a thread did not run on its processor");
+    }
+    KT_EXPECT_EQ(DpTest.Failures, 0);
+    for (ULONG i = 0; i < DpTest.Count; i++) {
+        for (ULONG j = 0; j < DpTest.Count; j++) {
+            if (DpTest.Again[i] != NULL && DpTest.Again[i] == DpTest.B[j]) {
+                FromB++;
+                break;
+            }
+        }
+    }
+    DpFree(DpTest.Again);
+    KT_EXPECT_EQ(FromB, 0);
+}

@@ -38,6 +38,7 @@ typedef struct _HALP_PROCESSOR {
     volatile BOOLEAN InterruptsEnabled;
     volatile BOOLEAN Online;             /* registered; its clock may run */
     volatile LONG PendingInterrupts;     /* HALP_INTERRUPT_* */
+    volatile LONG IpiSignalInFlight;     /* an IPI signal sent, not yet handled */
     volatile ULONG64 SignalsReceived;    /* every handler entry (halt wake-ups) */
     volatile ULONG64 InterruptsTaken;    /* lines actually serviced */
     volatile ULONG64 InterruptsDeferred; /* lines that arrived masked */
@@ -85,6 +86,22 @@ VOID HalpStopProcessors(VOID);
 /* Real-time signals carry the interrupts (SIGUSR1/2 belong to libFuzzer). */
 #define HALP_CLOCK_SIGNAL (SIGRTMIN + 2)
 #define HALP_IPI_SIGNAL   (SIGRTMIN + 3)
+
+/* Interrupt frames on one kernel stack. An interrupt entry (the signal
+ * handler, or HalpDispatchPendingInterrupts when an unmask finds a held
+ * line) that takes a line counts as a frame of the thread it interrupted
+ * (KTHREAD.ArchData[HALP_ARCH_INTERRUPT_DEPTH]) until it returns. As on
+ * x64, where the stub runs with IF clear and a line at or below the current
+ * level is held by the APIC, a frame may only be nested by one that
+ * interrupts a higher IRQL, so at most one frame per interrupted level
+ * stands on a stack: PASSIVE_LEVEL (thread code), PASSIVE_LEVEL again (a
+ * normal kernel APC that the first frame's exit delivers, which no other
+ * normal APC interrupts), APC_LEVEL (a special APC), DISPATCH_LEVEL (DPCs)
+ * and CLOCK_LEVEL (an IPI during the clock); nothing nests at IPI_LEVEL.
+ * HalpInterruptNestingPeak is the deepest nesting seen (tests reset it). */
+#define HALP_ARCH_INTERRUPT_DEPTH      3
+#define HALP_MAXIMUM_INTERRUPT_NESTING 5
+extern volatile LONG HalpInterruptNestingPeak;
 
 /* Installs the handlers (once per process). */
 VOID HalpInstallInterruptHandlers(VOID);

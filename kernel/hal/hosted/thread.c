@@ -16,7 +16,8 @@
  *   switch restores the value the processor had (SwitchInterrupts).
  *
  * KTHREAD.ArchData: [0] ASan fake-stack handle, [1]/[2] bottom and size of
- * the thread's stack as ASan must see it. Threads made here use their
+ * the thread's stack as ASan must see it, [3] the interrupt frames standing
+ * on it (interrupt.c). Threads made here use their
  * kernel stack; a thread that began life on a host thread's own stack (the
  * boot context of HalHostedInitialize, a processor's idle loop) gets the
  * host stack's bounds the first time it switches away, which is always on
@@ -86,6 +87,7 @@ static VOID HalpThreadStartup(PVOID Argument)
 VOID KiInitializeContextThread(PKTHREAD Thread, VOID (*Startup)(VOID))
 {
     Thread->ArchData[HALP_ARCH_FAKE_STACK] = 0;
+    Thread->ArchData[HALP_ARCH_INTERRUPT_DEPTH] = 0;
     Thread->ArchData[HALP_ARCH_STACK_BOTTOM] = Thread->StackLimit;
     Thread->ArchData[HALP_ARCH_STACK_SIZE] = Thread->StackBase - Thread->StackLimit;
     Thread->KernelStack =
