@@ -364,7 +364,7 @@ static int PoolOverheadGrow(size_t Size, unsigned *Count, unsigned Limit, uint64
 
 KEEL_BENCHMARK_EX(pool_overhead, .ArgCount = 10,
                   .Args = { 16, 32, 48, 64, 96, 128, 192, 256, 1024, 4096 }, .ArgNames = { "size" },
-                  .Iterations = 1)
+                  .Iterations = 1, .Repetitions = 1)
 {
     size_t Size = (size_t)KeelBenchRange(State, 0);
     unsigned Blocks = POOL_OVERHEAD_BYTES / Size;

@@ -104,6 +104,9 @@ void Configure(benchmark::internal::Benchmark *Bench, const KEEL_BENCH_DEFINITIO
     if (Definition->MinTime > 0) {
         Bench->MinTime(Definition->MinTime);
     }
+    if (Definition->Repetitions > 0) {
+        Bench->Repetitions(Definition->Repetitions);
+    }
     switch (Definition->Unit) {
     case KEEL_BENCH_US:
         Bench->Unit(benchmark::kMicrosecond);

@@ -92,6 +92,9 @@ typedef struct KEEL_BENCH_DEFINITION {
     int64_t Iterations;
     /* Minimum run time in seconds (0: the --benchmark_min_time default). */
     double MinTime;
+    /* Runs of the benchmark (0: the --benchmark_repetitions default); 1 for
+     * a measure a second run in the same process would not reproduce. */
+    int Repetitions;
     int Unit;
 } KEEL_BENCH_DEFINITION;
 

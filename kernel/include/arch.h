@@ -271,6 +271,15 @@ BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va);
 /* Drops this processor's cached translations for Pages pages at Va (the
  * TLB shootdown worker; a no-op where the host keeps mappings coherent). */
 VOID MiArchInvalidateRange(ULONG_PTR Va, SIZE_T Pages);
+/* Whether other processors cache translations that a change here leaves
+ * stale: x64 TLBs do; hosted, the host's mmap/mprotect already keeps
+ * every host thread coherent, so a shootdown IPI would do nothing but cost
+ * a signal round trip to every processor (MiFlushTlbRange skips it). */
+#if defined(_KERNEL_MODE)
+#define MI_ARCH_REMOTE_TLBS TRUE
+#else
+#define MI_ARCH_REMOTE_TLBS FALSE
+#endif
 /* Maps one page of the system range to a physical page that need not be
  * RAM the allocator owns (device memory), with a caching type
  * (MEMORY_CACHING_TYPE: MmNonCached -> PCD|PWT, MmWriteCombined -> PAT

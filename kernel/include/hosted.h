@@ -18,6 +18,11 @@
  * asynchronous interrupts. Idempotent. */
 VOID HalHostedInitialize(VOID);
 
+/* Before HalHostedInitialize: Bytes of "RAM" instead of 64 MiB (up to
+ * 1 GiB; pages are host memory only once touched). FALSE when too late or
+ * out of range. Benchmarks that keep many blocks live use it. */
+BOOLEAN HalHostedSetPhysicalMemory(SIZE_T Bytes);
+
 /* Starts the clock of processor 0 (the caller of HalHostedInitialize) and
  * brings the system to Count processors: each another host thread with its
  * own KPCR and clock, ending in KiIdleLoop. Returns the number of active

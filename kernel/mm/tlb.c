@@ -32,7 +32,9 @@ VOID MiFlushTlbRange(ULONG_PTR Va, SIZE_T Pages)
         KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
     }
     MiArchInvalidateRange(Va, Pages);
-    KiIpiFlushTlb(Va, Pages);
+    if (MI_ARCH_REMOTE_TLBS) {
+        KiIpiFlushTlb(Va, Pages);
+    }
     if (OldIrql < DISPATCH_LEVEL) {
         KeLowerIrql(OldIrql);
     }

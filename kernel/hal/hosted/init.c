@@ -22,18 +22,22 @@
 #include <mm.h>
 #include "hosted_private.h"
 
-/* 64 MiB of "RAM" and 1 GiB of system VA, enough for tests and fuzzers. */
-#define HALP_PHYSICAL_PAGES 0x4000
-#define HALP_SYSTEM_VA_SIZE (1ull << 30)
+/* 64 MiB of "RAM" by default and 1 GiB of system VA, enough for tests and
+ * fuzzers; HalHostedSetPhysicalMemory sets more (benchmarks). */
+#define HALP_PHYSICAL_PAGES     0x4000
+#define HALP_MAX_PHYSICAL_PAGES 0x40000 /* 1 GiB */
+#define HALP_SYSTEM_VA_SIZE     (1ull << 30)
 
 /* Shaped like a PC's map: firmware below 1 MiB, a bad run in the middle,
  * two free runs (so the allocator deals with holes). */
-static const MEMORY_ALLOCATION_DESCRIPTOR HalpMemoryMap[] = {
+static MEMORY_ALLOCATION_DESCRIPTOR HalpMemoryMap[] = {
     { LoaderFirmwarePermanent, 0, 0x0, 0x100 },
     { LoaderFree, 0, 0x100, 0x2F00 },
     { LoaderBad, 0, 0x3000, 0x10 },
     { LoaderFree, 0, 0x3010, HALP_PHYSICAL_PAGES - 0x3010 },
 };
+static ULONG HalpPhysicalPages = HALP_PHYSICAL_PAGES;
+static volatile BOOLEAN HalpInitialized;
 
 /* 100 ns intervals between 1601-01-01 and 1970-01-01. */
 #define HALP_UNIX_EPOCH_AS_SYSTEM_TIME 116444736000000000ull
@@ -57,7 +61,8 @@ static void HalpInitializeOnce(void)
                          (ULONG64)Real.tv_nsec / 100);
     HalpStartBootProcessor();
 
-    if (!HalpInitializeHostedMemory((SIZE_T)HALP_PHYSICAL_PAGES * PAGE_SIZE, HALP_SYSTEM_VA_SIZE)) {
+    HalpMemoryMap[RTL_NUMBER_OF(HalpMemoryMap) - 1].PageCount = HalpPhysicalPages - 0x3010;
+    if (!HalpInitializeHostedMemory((SIZE_T)HalpPhysicalPages * PAGE_SIZE, HALP_SYSTEM_VA_SIZE)) {
         HalpFatal("reserving physical memory");
     }
     Status = MiInitializePhysicalAllocator(HalpMemoryMap, RTL_NUMBER_OF(HalpMemoryMap));
@@ -71,7 +76,21 @@ static void HalpInitializeOnce(void)
     KiInitializeScheduler();
 }
 
+BOOLEAN HalHostedSetPhysicalMemory(SIZE_T Bytes)
+{
+    SIZE_T Pages = Bytes / PAGE_SIZE;
+
+    /* Only before the memory manager has its map; the layout below 0x3010
+     * pages (firmware, a hole) stays as it is. */
+    if (HalpInitialized || Pages <= 0x3010 || Pages > HALP_MAX_PHYSICAL_PAGES) {
+        return FALSE;
+    }
+    HalpPhysicalPages = (ULONG)Pages;
+    return TRUE;
+}
+
 VOID HalHostedInitialize(VOID)
 {
+    HalpInitialized = TRUE;
     pthread_once(&HalpInitOnce, HalpInitializeOnce);
 }
