@@ -277,7 +277,10 @@ LIMITS = {
         "page/entry validation with double-free and wrong-tag detection on every free"
     ),
     "pool-batch": "the same per-block work as the pair (IRQL, tag accounting, free-time checks)",
-    "pool-scaling": "the same per-block work; see docs/benchmarks.md for the two-processor figure",
+    "pool-scaling": (
+        "the per-block work of the pair row on each processor; the per-processor lists share "
+        "nothing on the fast path, so the ratio follows the one-processor one"
+    ),
     "select-next": (
         "with more than one thread ready the selection also looks at other processors' "
         "queues (idle processors take work): grows with processors, not threads or levels"
