@@ -175,7 +175,6 @@ def _error(entry):
 # Each target compares one of Keel's measures with a reference:
 #   ("best_peer", suite, name)            the lowest peer value of the same name
 #   ("keel", suite, other_name)           another of Keel's measures
-#   ("peer", suite, impl, other_name)     one peer's measure
 #   ("absolute", suite, name)             the value itself (e.g. bytes per byte)
 # A name ending in "*" stands for every Keel measure with that prefix.
 
@@ -322,9 +321,6 @@ def evaluate_targets(results, suites=None):
             elif kind == "keel":
                 ref = value(results.get(suite, KEEL, spec[3]))
                 reference = f"keel {spec[3]}"
-            elif kind == "peer":
-                ref = value(results.get(suite, spec[3], spec[4]))
-                reference = f"{spec[3]} {spec[4]}"
             else:
                 ref = (1.0, mine[1]) if mine else None
                 reference = "(absolute)"

@@ -154,9 +154,6 @@ ULONG KbenchCount(VOID);
 const KBENCH_CASE *KbenchGet(ULONG Index);
 /* "Name" or "Name/ArgName:Arg" of entry ArgIndex of Case. */
 VOID KbenchEntryName(const KBENCH_CASE *Case, ULONG ArgIndex, char *Buffer, SIZE_T BufferSize);
-/* Whether Filter selects FullName: globs with '*' and '?', several
- * separated by ','; NULL or "" selects everything. */
-BOOLEAN KbenchSelected(PCSTR Filter, PCSTR FullName);
 /* Calibrates and runs one entry (PASSIVE_LEVEL, a schedulable thread). */
 VOID KbenchRunEntry(const KBENCH_CASE *Case, ULONG ArgIndex, const KBENCH_OPTIONS *Options,
                     PKBENCH_RESULT Result);

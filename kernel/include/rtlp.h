@@ -17,6 +17,11 @@
 SIZE_T RtlpFormatV(char *Buffer, SIZE_T BufferSize, const char *Format, va_list Args);
 SIZE_T RtlpFormat(char *Buffer, SIZE_T BufferSize, const char *Format, ...);
 
+/* TRUE when Name matches Filter: globs ('*' any run, '?' one character)
+ * separated by ','; NULL or "" matches everything, an empty glob nothing.
+ * The test and benchmark runners' command-line filters (string.c). */
+BOOLEAN RtlpMatchFilter(const char *Filter, const char *Name);
+
 /* ---- x64 unwinder and stack walker (kernel/rtl/unwind.c) ---------------- */
 
 #include <wdm.h>

@@ -146,54 +146,6 @@ VOID KbenchEntryName(const KBENCH_CASE *Case, ULONG ArgIndex, char *Buffer, SIZE
     }
 }
 
-/* '*' matches any run of characters, '?' one; the pattern is
- * [Pattern, PatternEnd). Backtracks only to the last '*'. */
-static BOOLEAN KbpGlob(PCSTR Pattern, PCSTR PatternEnd, PCSTR Text)
-{
-    PCSTR StarPattern = NULL, StarText = NULL;
-
-    for (;;) {
-        if (*Text == '\0') {
-            while (Pattern < PatternEnd && *Pattern == '*') {
-                Pattern++;
-            }
-            return Pattern == PatternEnd;
-        }
-        if (Pattern < PatternEnd && *Pattern == '*') {
-            StarPattern = ++Pattern;
-            StarText = Text;
-        } else if (Pattern < PatternEnd && (*Pattern == '?' || *Pattern == *Text)) {
-            Pattern++;
-            Text++;
-        } else if (StarPattern != NULL) {
-            Pattern = StarPattern;
-            Text = ++StarText;
-        } else {
-            return FALSE;
-        }
-    }
-}
-
-BOOLEAN KbenchSelected(PCSTR Filter, PCSTR FullName)
-{
-    if (Filter == NULL || *Filter == '\0') {
-        return TRUE;
-    }
-    for (;;) {
-        PCSTR End = Filter;
-        while (*End != '\0' && *End != ',') {
-            End++;
-        }
-        if (End != Filter && KbpGlob(Filter, End, FullName)) {
-            return TRUE;
-        }
-        if (*End == '\0') {
-            return FALSE;
-        }
-        Filter = End + 1;
-    }
-}
-
 /* ---- Calibration ---- */
 
 /* A * B / C without overflow in the product (the quotient saturates).
@@ -440,7 +392,7 @@ ULONG KbenchRun(PCSTR Filter, ULONG MinTimeMs)
         const KBENCH_CASE *Case = KbenchGet(i);
         for (ULONG a = 0; a < KbpEntryCount(Case); a++) {
             KbenchEntryName(Case, a, Name, sizeof(Name));
-            Selected += KbenchSelected(Filter, Name) ? 1 : 0;
+            Selected += RtlpMatchFilter(Filter, Name) ? 1 : 0;
         }
     }
     DbgPrint("kbench: %u benchmarks, at least %u ms each, %u processors, timestamp %llu Hz\n",
@@ -454,7 +406,7 @@ ULONG KbenchRun(PCSTR Filter, ULONG MinTimeMs)
         const KBENCH_CASE *Case = KbenchGet(i);
         for (ULONG a = 0; a < KbpEntryCount(Case); a++) {
             KbenchEntryName(Case, a, Name, sizeof(Name));
-            if (!KbenchSelected(Filter, Name)) {
+            if (!RtlpMatchFilter(Filter, Name)) {
                 continue;
             }
             KbenchRunEntry(Case, a, &Options, &Result);

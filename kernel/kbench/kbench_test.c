@@ -9,6 +9,7 @@
 #include <ke.h>
 #include <ketypes.h>
 #include <ktest.h>
+#include <rtlp.h>
 
 /* A clock that only moves when a test body says so; 1 tick = 1 ns. */
 static ULONG64 KbtNow;
@@ -324,24 +325,6 @@ KTEST(kbench, json_is_cut_to_the_buffer)
     KT_EXPECT_EQ(Json[sizeof(Json) - 1], '\0');
 }
 
-KTEST(kbench, filter_globs)
-{
-    KT_EXPECT_TRUE(KbenchSelected(NULL, "guest_pingpong/cross:0"));
-    KT_EXPECT_TRUE(KbenchSelected("", "guest_pingpong/cross:0"));
-    KT_EXPECT_TRUE(KbenchSelected("guest_pingpong/cross:0", "guest_pingpong/cross:0"));
-    KT_EXPECT_FALSE(KbenchSelected("guest_pingpong", "guest_pingpong/cross:0"));
-    KT_EXPECT_TRUE(KbenchSelected("guest_pingpong*", "guest_pingpong/cross:1"));
-    KT_EXPECT_TRUE(KbenchSelected("*cross:?", "guest_dpc_latency/cross:1"));
-    KT_EXPECT_FALSE(KbenchSelected("*cross:?", "guest_ipi_roundtrip"));
-    KT_EXPECT_TRUE(KbenchSelected("guest_ipi*,guest_pool*", "guest_pool_alloc_free/size:64"));
-    KT_EXPECT_TRUE(KbenchSelected("nothing,*size:4096", "guest_pool_alloc_free/size:4096"));
-    KT_EXPECT_FALSE(KbenchSelected("nothing,*size:4096", "guest_pool_alloc_free/size:409"));
-    KT_EXPECT_FALSE(KbenchSelected("a*b*c", "aXbY"));
-    KT_EXPECT_TRUE(KbenchSelected("a*b*c", "aXbYbZc"));
-    /* An empty glob between commas selects nothing by itself. */
-    KT_EXPECT_FALSE(KbenchSelected(",", "guest_ipi_roundtrip"));
-}
-
 KTEST(kbench, entry_names)
 {
     char Name[96];
@@ -370,7 +353,7 @@ static const char *const KbtExpected[] = {
 
 static BOOLEAN KbtNeedsTwoProcessors(PCSTR Name)
 {
-    return KbenchSelected("*cross:1,guest_ipi_roundtrip", Name);
+    return RtlpMatchFilter("*cross:1,guest_ipi_roundtrip", Name);
 }
 
 KTEST(kbench, registry_holds_the_guest_suite)

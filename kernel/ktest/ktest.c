@@ -83,50 +83,15 @@ void KtestReportFailure(PKTEST_CONTEXT Context, const char *File, int Line, cons
     DbgPrint("    # %s\n", Message);
 }
 
-/* Glob match with '*' and '?'. */
-static BOOLEAN KtpGlobMatch(const char *Pattern, const char *PatternEnd, const char *Text)
-{
-    const char *Star = NULL, *StarText = NULL;
-
-    while (*Text != '\0') {
-        if (Pattern < PatternEnd && (*Pattern == '?' || *Pattern == *Text)) {
-            Pattern++;
-            Text++;
-        } else if (Pattern < PatternEnd && *Pattern == '*') {
-            Star = Pattern++;
-            StarText = Text;
-        } else if (Star != NULL) {
-            Pattern = Star + 1;
-            Text = ++StarText;
-        } else {
-            return FALSE;
-        }
-    }
-    while (Pattern < PatternEnd && *Pattern == '*') {
-        Pattern++;
-    }
-    return Pattern == PatternEnd;
-}
-
 BOOLEAN KtestSelected(const char *Filter, const KTEST_CASE *Case)
 {
     char FullName[128];
 
     if (Filter == NULL || *Filter == '\0') {
-        return TRUE;
+        return TRUE; /* no name to format */
     }
     RtlpFormat(FullName, sizeof(FullName), "%s.%s", Case->Suite, Case->Name);
-    while (*Filter != '\0') {
-        const char *End = Filter;
-        while (*End != '\0' && *End != ',') {
-            End++;
-        }
-        if (KtpGlobMatch(Filter, End, FullName)) {
-            return TRUE;
-        }
-        Filter = (*End == ',') ? End + 1 : End;
-    }
-    return FALSE;
+    return RtlpMatchFilter(Filter, FullName);
 }
 
 /* A suite is listed once, at the first case that names it. */

@@ -5,6 +5,7 @@
  * defines them; no routine reads or writes beyond Length/MaximumLength.
  */
 #include <ntddk.h>
+#include <rtlp.h>
 
 /* The largest even byte count a USHORT length can hold, minus room for the
  * terminating NUL: NT clamps RtlInitUnicodeString to these. */
@@ -307,4 +308,50 @@ NTSYSAPI NTSTATUS NTAPI RtlUnicodeStringToInteger(PCUNICODE_STRING String, ULONG
 
     *Value = Negative ? (ULONG)(0U - Result) : Result;
     return STATUS_SUCCESS;
+}
+
+/* One glob, [Pattern, PatternEnd), against all of Text; backtracks only to
+ * the last '*'. */
+static BOOLEAN RtlpGlobMatch(const char *Pattern, const char *PatternEnd, const char *Text)
+{
+    const char *Star = NULL, *StarText = NULL;
+
+    while (*Text != '\0') {
+        if (Pattern < PatternEnd && (*Pattern == '?' || *Pattern == *Text)) {
+            Pattern++;
+            Text++;
+        } else if (Pattern < PatternEnd && *Pattern == '*') {
+            Star = Pattern++;
+            StarText = Text;
+        } else if (Star != NULL) {
+            Pattern = Star + 1;
+            Text = ++StarText;
+        } else {
+            return FALSE;
+        }
+    }
+    while (Pattern < PatternEnd && *Pattern == '*') {
+        Pattern++;
+    }
+    return Pattern == PatternEnd;
+}
+
+BOOLEAN RtlpMatchFilter(const char *Filter, const char *Name)
+{
+    if (Filter == NULL || *Filter == '\0') {
+        return TRUE;
+    }
+    for (;;) {
+        const char *End = Filter;
+        while (*End != '\0' && *End != ',') {
+            End++;
+        }
+        if (End != Filter && RtlpGlobMatch(Filter, End, Name)) {
+            return TRUE;
+        }
+        if (*End == '\0') {
+            return FALSE;
+        }
+        Filter = End + 1;
+    }
 }

@@ -5,6 +5,7 @@
  */
 #include <ntddk.h>
 #include <ktest.h>
+#include <rtlp.h>
 
 KTEST(rtl_string, init_counts_bytes)
 {
@@ -222,4 +223,23 @@ KTEST(rtl_string, compare_memory)
     KT_EXPECT_EQ(RtlCompareMemory(A, B, 4), 2);
     KT_EXPECT_EQ(RtlCompareMemory(A, A, 4), 4);
     KT_EXPECT_EQ(RtlCompareMemory(A, B, 0), 0);
+}
+
+/* The runners' filters (ktest=, bench=): globs separated by commas. */
+KTEST(rtl_string, match_filter_globs)
+{
+    KT_EXPECT_TRUE(RtlpMatchFilter(NULL, "guest_pingpong/cross:0"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("", "guest_pingpong/cross:0"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("guest_pingpong/cross:0", "guest_pingpong/cross:0"));
+    KT_EXPECT_FALSE(RtlpMatchFilter("guest_pingpong", "guest_pingpong/cross:0"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("guest_pingpong*", "guest_pingpong/cross:1"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("*cross:?", "guest_dpc_latency/cross:1"));
+    KT_EXPECT_FALSE(RtlpMatchFilter("*cross:?", "guest_ipi_roundtrip"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("guest_ipi*,guest_pool*", "guest_pool_alloc_free/size:64"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("nothing,*size:4096", "guest_pool_alloc_free/size:4096"));
+    KT_EXPECT_FALSE(RtlpMatchFilter("nothing,*size:4096", "guest_pool_alloc_free/size:409"));
+    KT_EXPECT_FALSE(RtlpMatchFilter("a*b*c", "aXbY"));
+    KT_EXPECT_TRUE(RtlpMatchFilter("a*b*c", "aXbYbZc"));
+    /* An empty glob between commas selects nothing by itself. */
+    KT_EXPECT_FALSE(RtlpMatchFilter(",", "guest_ipi_roundtrip"));
 }
