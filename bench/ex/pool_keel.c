@@ -35,7 +35,11 @@ __attribute__((noinline)) void PoolBenchFree(void *Block)
  * reserves for the blocks - the small-block segments (ExpPoolPagesInUse),
  * the whole pages of blocks over a page, the big-page table's growth and
  * the page tables mapping them - and it changes only when the pool takes
- * or returns pages. Nothing else allocates pages while the measure runs:
+ * or returns pages. Freed runs the big-page cache keeps mapped count as
+ * reserved (their pages are off the free list, as a peer's cached spans
+ * count in its statistic); pool_overhead allocates past them before its
+ * first growth point, so they add nothing to the measured steps and are
+ * not flushed. Nothing else allocates pages while the measure runs:
  * the benchmark thread is the only one at work (pages being zeroed by the
  * zero-page thread count as free either way).
  */

@@ -169,10 +169,17 @@ SIZE_T ExpPoolPagesInUse(VOID)
 
 /* ---- IRQL -------------------------------------------------------------- */
 
-/* The highest IRQL a pool may be used at. */
+/* The highest IRQL a pool may be used at (a table: one load on the fast
+ * paths). */
+static const KIRQL ExpPoolMaxIrqlTable[EXP_POOLS] = {
+    [EXP_POOL_NX] = DISPATCH_LEVEL,
+    [EXP_POOL_EXECUTE] = DISPATCH_LEVEL,
+    [EXP_POOL_PAGED] = APC_LEVEL,
+};
+
 static inline KIRQL ExpPoolMaxIrql(ULONG Pool)
 {
-    return Pool == EXP_POOL_PAGED ? APC_LEVEL : DISPATCH_LEVEL;
+    return ExpPoolMaxIrqlTable[Pool];
 }
 
 /* Raises from CurrentIrql to DISPATCH_LEVEL (unless the caller is there
@@ -281,8 +288,13 @@ static PUCHAR ExpGrowClass(ULONG Pool, ULONG Class, PULONG Count)
 
     Segment = MiAllocateKernelPages(Pages);
     if (Segment == NULL) {
+        /* Freed large runs the cache keeps are the pool's own: give them
+         * back before failing. */
         Pages = 1;
         Segment = MiAllocateKernelPages(Pages);
+        if (Segment == NULL && ExpFlushBigPageCache() != 0) {
+            Segment = MiAllocateKernelPages(Pages);
+        }
         if (Segment == NULL) {
             return NULL;
         }
@@ -705,13 +717,14 @@ FORCEINLINE PUCHAR ExpTryAllocateFast(ULONG Pool, SIZE_T Size, ULONG Tag)
         goto Lower;
     }
     Word = *(PULONG64)Block;
-    Next = (PUCHAR)(ULONG_PTR)((LONGLONG)(Word << 16) >> 16);
     Page = (PEXP_PAGE)PAGE_ALIGN(Block);
     Index = ExpBlockIndex(Info, (ULONG)BYTE_OFFSET(Block));
     Entry = Page->Entry[Index];
-    if (__builtin_expect((Word >> 48) != ExpLinkCheck((ULONG_PTR)Block, (ULONG_PTR)Next) ||
-                             (Entry & EXP_ENTRY_BUSY) != 0 || !ExpEntryValid(Entry, Index),
-                         0)) {
+    /* A busy entry on a free block means the lists are damaged; a free
+     * entry's other bits are rewritten here whole (the free path checks
+     * them). */
+    if (__builtin_expect(
+            !ExpDecodeLink(Block, Word, (PVOID *)&Next) || (Entry & EXP_ENTRY_BUSY) != 0, 0)) {
         Block = NULL;
         goto Lower;
     }
@@ -956,7 +969,7 @@ FORCEINLINE BOOLEAN ExpTryFreeFast(PVOID P, ULONG Tag)
         Counters = ExpTagCounters[Number];
         Lookaside = &ExpPoolProcessors[Number].Lookaside[Pool][Class];
         if (__builtin_expect(Counters != NULL && Lookaside->Count < Info->Batch, 1)) {
-            Page->Entry[Index] = ExpMakeEntry(0, Slot, Index);
+            Page->Entry[Index] = Entry & ~EXP_ENTRY_BUSY;
             *(PULONG64)P = ExpEncodeLink(P, Lookaside->Head);
             Lookaside->Head = P;
             Lookaside->Count++;
@@ -1099,9 +1112,9 @@ PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
     } else if (Plain == POOL_FLAG_NON_PAGED_EXECUTE) {
         Pool = EXP_POOL_EXECUTE;
     } else {
-        goto General;
+        Pool = EXP_POOLS;
     }
-    if (__builtin_expect(Tag != 0, 1)) {
+    if (__builtin_expect(Pool < EXP_POOLS && Tag != 0, 1)) {
         Block = ExpTryAllocateFast(Pool, NumberOfBytes, Tag);
         if (__builtin_expect(Block != NULL, 1)) {
             if (!(Flags & POOL_FLAG_UNINITIALIZED)) {
@@ -1110,7 +1123,6 @@ PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
             return Block;
         }
     }
-General:
     return ExpAllocatePoolFlags(Flags, NumberOfBytes, Tag, FALSE, __builtin_return_address(0));
 }
 

@@ -7,6 +7,14 @@
  * grown by doubling) under a spin lock; the table gives a freed address
  * its tag, size and kind, and tells the page-fault path that an address is
  * the guard page after a special pool block.
+ *
+ * Freed big-page runs of up to 64 KiB are not unmapped at once but kept,
+ * mapped, in a bounded cache (poolp.h), as NT keeps freed large-page runs:
+ * mapping and unmapping cost microseconds, a cached run a few dozen
+ * nanoseconds. The cache lives under the table's lock, which every big
+ * allocation and free takes anyway: a hit costs no extra lock, and the
+ * common free (the block's entry checked and removed, its run cached) is
+ * one hold of the lock instead of two.
  */
 #include "poolp.h"
 
@@ -16,6 +24,17 @@ static PEXP_BIG_ENTRY ExpBigTable;
 static SIZE_T ExpBigCapacity; /* a power of two, or 0 before the first use */
 static SIZE_T ExpBigCount;
 static KI_LOCK ExpBigLock;
+
+/* Cached runs per pool and page count (index Pages - 1), and the pages
+ * they hold; under ExpBigLock. The runs' addresses are kept here, not in
+ * the runs: a stray write into a freed run cannot corrupt the cache. */
+typedef struct _EXP_BIG_BUCKET {
+    ULONG Count;
+    PVOID Runs[EXP_BIG_CACHE_MAX_DEPTH];
+} EXP_BIG_BUCKET;
+
+static EXP_BIG_BUCKET ExpBigCache[EXP_POOLS][EXP_BIG_CACHE_MAX_RUN];
+static SIZE_T ExpBigCachedPages;
 
 static inline SIZE_T ExpBigHash(ULONG_PTR Va, SIZE_T Capacity)
 {
@@ -33,6 +52,116 @@ static SIZE_T ExpBigProbe(PEXP_BIG_ENTRY Table, SIZE_T Capacity, ULONG_PTR Va)
     }
     return Slot;
 }
+
+/* ---- The cache of freed runs ------------------------------------------ */
+
+static inline EXP_BIG_BUCKET *ExpBigBucket(UCHAR Flags, SIZE_T Pages)
+{
+    ULONG Pool = (Flags & EXP_HF_EXECUTE) ? EXP_POOL_EXECUTE
+                 : (Flags & EXP_HF_PAGED) ? EXP_POOL_PAGED
+                                          : EXP_POOL_NX;
+
+    return &ExpBigCache[Pool][Pages - 1];
+}
+
+SIZE_T ExpBigPageCacheLimit(VOID)
+{
+    /* RAM does not change once the memory manager is up. */
+    static SIZE_T Limit;
+    SIZE_T Share;
+
+    if (__builtin_expect(Limit != 0, 1)) {
+        return Limit;
+    }
+    Share = (SIZE_T)MiTotalPhysicalPageCount() / 32;
+    Limit = Share < EXP_BIG_CACHE_MAX_PAGES ? Share : EXP_BIG_CACHE_MAX_PAGES;
+    return Limit;
+}
+
+/* Keeps a freed run if its bucket and the cache have room. Caller holds
+ * the lock. */
+static BOOLEAN ExpBigCachePush(PVOID Run, SIZE_T Pages, UCHAR Flags)
+{
+    EXP_BIG_BUCKET *Bucket;
+
+    if (Pages > EXP_BIG_CACHE_MAX_RUN || ExpBigCachedPages + Pages > ExpBigPageCacheLimit()) {
+        return FALSE;
+    }
+    Bucket = ExpBigBucket(Flags, Pages);
+    if (Bucket->Count >= ExpBigCacheDepth(Pages)) {
+        return FALSE;
+    }
+    Bucket->Runs[Bucket->Count++] = Run;
+    ExpBigCachedPages += Pages;
+    return TRUE;
+}
+
+/* Gives a run's pages back to the memory manager (no-execute again
+ * first, as the memory manager hands them out). */
+static VOID ExpBigReleaseRun(PVOID Run, SIZE_T Pages, UCHAR Flags)
+{
+    if (Flags & EXP_HF_EXECUTE) {
+        MiProtectKernelPages(Run, Pages, PAGE_READWRITE);
+    }
+    MiFreeKernelPages(Run, Pages);
+}
+
+SIZE_T ExpFlushBigPageCache(VOID)
+{
+    static const UCHAR PoolFlags[EXP_POOLS] = {
+        [EXP_POOL_NX] = 0,
+        [EXP_POOL_EXECUTE] = EXP_HF_EXECUTE,
+        [EXP_POOL_PAGED] = EXP_HF_PAGED,
+    };
+    PVOID Runs[EXP_BIG_CACHE_MAX_DEPTH];
+    SIZE_T Freed = 0;
+
+    for (ULONG Pool = 0; Pool < EXP_POOLS; Pool++) {
+        for (SIZE_T Pages = 1; Pages <= EXP_BIG_CACHE_MAX_RUN; Pages++) {
+            EXP_BIG_BUCKET *Bucket = ExpBigBucket(PoolFlags[Pool], Pages);
+            KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
+            ULONG Count = Bucket->Count;
+
+            /* Taken out under the lock, unmapped outside it. */
+            memcpy(Runs, Bucket->Runs, Count * sizeof(PVOID));
+            Bucket->Count = 0;
+            ExpBigCachedPages -= Count * Pages;
+            KiReleaseLock(&ExpBigLock, OldIrql);
+            for (ULONG i = 0; i < Count; i++) {
+                ExpBigReleaseRun(Runs[i], Pages, PoolFlags[Pool]);
+            }
+            Freed += Count * Pages;
+        }
+    }
+    return Freed;
+}
+
+SIZE_T ExpBigPageCachePages(VOID)
+{
+    return __atomic_load_n(&ExpBigCachedPages, __ATOMIC_RELAXED);
+}
+
+ULONG ExpBigPageCacheRuns(UCHAR Flags, SIZE_T Pages)
+{
+    if (Pages == 0 || Pages > EXP_BIG_CACHE_MAX_RUN) {
+        return 0;
+    }
+    return __atomic_load_n(&ExpBigBucket(Flags, Pages)->Count, __ATOMIC_RELAXED);
+}
+
+/* Fresh kernel pages; when the memory manager has none left, the cache's
+ * runs go back to it and the request is tried once more. */
+static PVOID ExpBigAllocatePages(SIZE_T Pages)
+{
+    PVOID Base = MiAllocateKernelPages(Pages);
+
+    if (Base == NULL && ExpFlushBigPageCache() != 0) {
+        Base = MiAllocateKernelPages(Pages);
+    }
+    return Base;
+}
+
+/* ---- The table --------------------------------------------------------- */
 
 static SIZE_T ExpBigTablePages(SIZE_T Capacity)
 {
@@ -56,7 +185,7 @@ static BOOLEAN ExpBigReserve(VOID)
         KiReleaseLock(&ExpBigLock, OldIrql);
 
         NewCapacity = Capacity == 0 ? EXP_BIG_MIN_CAPACITY : Capacity * 2;
-        New = MiAllocateKernelPages(ExpBigTablePages(NewCapacity));
+        New = ExpBigAllocatePages(ExpBigTablePages(NewCapacity));
         if (New == NULL) {
             return FALSE;
         }
@@ -100,23 +229,11 @@ static BOOLEAN ExpBigInsert(const EXP_BIG_ENTRY *Entry)
     return TRUE;
 }
 
-/* Removes Va's entry into *Entry; FALSE when there is none. */
-static BOOLEAN ExpBigRemove(ULONG_PTR Va, PEXP_BIG_ENTRY Entry)
+/* Empties slot Hole. Caller holds the lock. */
+static VOID ExpBigRemoveSlot(SIZE_T Hole)
 {
-    KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
-    SIZE_T Mask, Hole, Next;
+    SIZE_T Mask = ExpBigCapacity - 1, Next;
 
-    if (ExpBigCapacity == 0) {
-        KiReleaseLock(&ExpBigLock, OldIrql);
-        return FALSE;
-    }
-    Mask = ExpBigCapacity - 1;
-    Hole = ExpBigProbe(ExpBigTable, ExpBigCapacity, Va);
-    if (ExpBigTable[Hole].Va == 0) {
-        KiReleaseLock(&ExpBigLock, OldIrql);
-        return FALSE;
-    }
-    *Entry = ExpBigTable[Hole];
     /* Backward shift: pull later entries of the probe run into the hole
      * when their home slot is not between the hole and them. */
     for (Next = (Hole + 1) & Mask; ExpBigTable[Next].Va != 0; Next = (Next + 1) & Mask) {
@@ -128,6 +245,30 @@ static BOOLEAN ExpBigRemove(ULONG_PTR Va, PEXP_BIG_ENTRY Entry)
     }
     ExpBigTable[Hole].Va = 0;
     ExpBigCount--;
+}
+
+/* Removes Va's entry into *Entry; FALSE when there is none. With Cached,
+ * the run also goes to the cache in the same hold of the lock if there is
+ * room (*Cached says whether it did). */
+static BOOLEAN ExpBigRemove(ULONG_PTR Va, PEXP_BIG_ENTRY Entry, PBOOLEAN Cached)
+{
+    KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
+    SIZE_T Hole;
+
+    if (ExpBigCapacity == 0) {
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        return FALSE;
+    }
+    Hole = ExpBigProbe(ExpBigTable, ExpBigCapacity, Va);
+    if (ExpBigTable[Hole].Va == 0) {
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        return FALSE;
+    }
+    *Entry = ExpBigTable[Hole];
+    ExpBigRemoveSlot(Hole);
+    if (Cached != NULL) {
+        *Cached = ExpBigCachePush((PVOID)Va, Entry->Pages, Entry->Flags);
+    }
     KiReleaseLock(&ExpBigLock, OldIrql);
     return TRUE;
 }
@@ -166,42 +307,116 @@ static BOOLEAN ExpMakeExecutable(PVOID Base, SIZE_T Pages, UCHAR Flags)
 
 /* ---- Big pages --------------------------------------------------------- */
 
+/* A cached run of Entry->Pages pages for Entry->Flags' pool, entered in
+ * the table as Entry in the same hold of the lock; NULL when the bucket is
+ * empty (or the table cannot grow). */
+static PUCHAR ExpBigTakeCachedRun(PEXP_BIG_ENTRY Entry)
+{
+    EXP_BIG_BUCKET *Bucket = ExpBigBucket(Entry->Flags, Entry->Pages);
+
+    for (;;) {
+        KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
+        PUCHAR Run;
+
+        if (Bucket->Count == 0) {
+            KiReleaseLock(&ExpBigLock, OldIrql);
+            return NULL;
+        }
+        if ((ExpBigCount + 1) * 2 <= ExpBigCapacity) {
+            Run = Bucket->Runs[--Bucket->Count];
+            ExpBigCachedPages -= Entry->Pages;
+            Entry->Va = (ULONG_PTR)Run;
+            ExpBigTable[ExpBigProbe(ExpBigTable, ExpBigCapacity, Entry->Va)] = *Entry;
+            ExpBigCount++;
+            KiReleaseLock(&ExpBigLock, OldIrql);
+            return Run;
+        }
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        if (!ExpBigReserve()) {
+            return NULL;
+        }
+    }
+}
+
 PVOID ExpAllocateBigPages(SIZE_T Size, ULONG Tag, UCHAR Flags)
 {
     SIZE_T Pages = BYTES_TO_PAGES(Size);
+    /* Bytes after the caller's. Never a memset of zero bytes at the run's
+     * end: hosted, glibc's AVX-512 memset still issues a masked store
+     * there, into the unmapped guard page, which costs ~100 ns. */
+    SIZE_T Tail = Pages * PAGE_SIZE - Size;
     EXP_BIG_ENTRY Entry;
-    PUCHAR Block;
+    PUCHAR Block = NULL;
 
-    Block = MiAllocateKernelPages(Pages);
-    if (Block == NULL) {
-        return NULL;
-    }
-    if (!ExpMakeExecutable(Block, Pages, Flags)) {
-        MiFreeKernelPages(Block, Pages);
-        return NULL;
-    }
-    Entry.Va = (ULONG_PTR)Block;
+    Entry.Va = 0;
     Entry.Tag = Tag;
     Entry.Flags = Flags;
     Entry.Special = FALSE;
     Entry.Reserved = 0;
     Entry.Size = Size;
     Entry.Pages = Pages;
-    if (!ExpBigInsert(&Entry)) {
-        MiFreeKernelPages(Block, Pages);
-        return NULL;
+    if (Pages <= EXP_BIG_CACHE_MAX_RUN) {
+        Block = ExpBigTakeCachedRun(&Entry);
+        if (Block != NULL && !(Flags & EXP_HF_GUARDED) && Tail != 0) {
+            /* The pool zeroes the caller's bytes unless asked not to; the
+             * tail after them holds the last owner's data: clear it, as it
+             * is in fresh pages (guarded blocks get the pattern below). */
+            memset(Block + Size, 0, Tail);
+        }
     }
-    if (Flags & EXP_HF_GUARDED) {
-        memset(Block + Size, EXP_GUARD_BYTE, Pages * PAGE_SIZE - Size);
+    if (Block == NULL) {
+        Block = ExpBigAllocatePages(Pages);
+        if (Block == NULL) {
+            return NULL;
+        }
+        if (!ExpMakeExecutable(Block, Pages, Flags)) {
+            MiFreeKernelPages(Block, Pages);
+            return NULL;
+        }
+        Entry.Va = (ULONG_PTR)Block;
+        if (!ExpBigInsert(&Entry)) {
+            ExpBigReleaseRun(Block, Pages, Flags);
+            return NULL;
+        }
+    }
+    if ((Flags & EXP_HF_GUARDED) && Tail != 0) {
+        memset(Block + Size, EXP_GUARD_BYTE, Tail);
     }
     return Block;
+}
+
+/* TRUE when freeing the block of Entry needs no check that could fail
+ * beyond the table lookup: the tag matches (or none is given), the IRQL
+ * suits its pool, and there are no guard bytes to scan. */
+static inline BOOLEAN ExpBigPlainFree(const EXP_BIG_ENTRY *Entry, ULONG Tag, KIRQL Irql)
+{
+    return !Entry->Special && !(Entry->Flags & EXP_HF_GUARDED) &&
+           (Tag == 0 || ((Tag ^ Entry->Tag) & ~EXP_PROTECTED_POOL) == 0) &&
+           Irql <= ((Entry->Flags & EXP_HF_PAGED) ? APC_LEVEL : DISPATCH_LEVEL);
 }
 
 VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller)
 {
     EXP_BIG_ENTRY Entry;
-    BOOLEAN Paged;
+    BOOLEAN Paged, Cached = FALSE;
     PUCHAR Damage;
+    KIRQL OldIrql;
+
+    /* The common case in one hold of the lock: the entry is found, needs
+     * no further check, is removed, and its run cached. Anything else
+     * goes through the checks below, which report what is wrong. */
+    OldIrql = KiAcquireLock(&ExpBigLock);
+    if (ExpBigCapacity != 0) {
+        SIZE_T Slot = ExpBigProbe(ExpBigTable, ExpBigCapacity, (ULONG_PTR)Block);
+        Entry = ExpBigTable[Slot];
+        if (Entry.Va != 0 && ExpBigPlainFree(&Entry, Tag, Irql)) {
+            ExpBigRemoveSlot(Slot);
+            Cached = ExpBigCachePush(Block, Entry.Pages, Entry.Flags);
+            KiReleaseLock(&ExpBigLock, OldIrql);
+            goto Release;
+        }
+    }
+    KiReleaseLock(&ExpBigLock, OldIrql);
 
     if (!ExpBigFind((ULONG_PTR)Block, &Entry) || Entry.Special) {
         ExpPoolViolation(BAD_POOL_HEADER, 0x22, (ULONG_PTR)Block, 0, 0, 0,
@@ -235,21 +450,22 @@ VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller)
             return;
         }
     }
-    if (!ExpBigRemove((ULONG_PTR)Block, &Entry)) {
+    if (!ExpBigRemove((ULONG_PTR)Block, &Entry, &Cached)) {
         /* Freed by someone else since the lookup. */
         ExpPoolViolation(BAD_POOL_HEADER, 0x22, (ULONG_PTR)Block, 0, 0, 0,
                          "free of a page-aligned address the pool does not track "
                          "(double free or never allocated)");
         return;
     }
+Release:
     /* As charged: the bytes the block held for its caller (whole pages,
-     * or the request when guarded), what ExQueryPoolBlockSize reports. */
-    ExpReturnPoolTag(Entry.Tag, Paged,
+     * or the request when guarded), what ExQueryPoolBlockSize reports. A
+     * cached run is charged to no tag. */
+    ExpReturnPoolTag(Entry.Tag, (Entry.Flags & EXP_HF_PAGED) != 0,
                      (Entry.Flags & EXP_HF_GUARDED) ? Entry.Size : Entry.Pages * PAGE_SIZE);
-    if (Entry.Flags & EXP_HF_EXECUTE) {
-        MiProtectKernelPages(Block, Entry.Pages, PAGE_READWRITE);
+    if (!Cached) {
+        ExpBigReleaseRun(Block, Entry.Pages, Entry.Flags);
     }
-    MiFreeKernelPages(Block, Entry.Pages);
 }
 
 SIZE_T ExpQueryBigPagesSize(PVOID Block, PBOOLEAN Quota)
@@ -275,7 +491,7 @@ PVOID ExpAllocateSpecialPool(SIZE_T Size, ULONG Tag, UCHAR Flags)
     if (Rounded + EXP_HEADER_SIZE > PAGE_SIZE) {
         return NULL;
     }
-    Page = MiAllocateKernelPages(1);
+    Page = ExpBigAllocatePages(1);
     if (Page == NULL) {
         return NULL;
     }
@@ -304,7 +520,7 @@ PVOID ExpAllocateSpecialPool(SIZE_T Size, ULONG Tag, UCHAR Flags)
     Entry.Size = Size;
     Entry.Pages = 1;
     if (!ExpBigInsert(&Entry)) {
-        MiFreeKernelPages(Page, 1);
+        ExpBigReleaseRun(Page, 1, Flags);
         return NULL;
     }
     ExpMarkPoolPages((ULONG_PTR)Page, 1, TRUE);
@@ -334,7 +550,7 @@ VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header, ULONG Tag)
                          "special pool: bytes next to the block were written");
         return;
     }
-    if (!ExpBigRemove((ULONG_PTR)Page, &Entry)) {
+    if (!ExpBigRemove((ULONG_PTR)Page, &Entry, NULL)) {
         ExpPoolViolation(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)User, 0, 0, 0x20,
                          Header->Tag, "special pool free of a block it did not allocate");
         return;

@@ -98,8 +98,9 @@ FORCEINLINE BOOLEAN ExpPageWordValid(ULONG_PTR Page, ULONG64 Word)
 /* A block's entry: busy or free, wide (a header precedes the caller's
  * bytes, see below), the tag's slot in the tag table (a free block keeps
  * its last one, so a double free can name the tag), and 4 check bits over
- * the rest and the block's index (a stray write into the entries is found
- * when the block is next allocated or freed). */
+ * the rest but the busy bit, and the block's index (a stray write into the
+ * entries is found when the block is freed). Leaving the busy bit out
+ * lets a free clear it with the check bits unchanged. */
 #define EXP_ENTRY_BUSY       0x8000
 #define EXP_ENTRY_WIDE       0x4000
 #define EXP_ENTRY_SLOT_SHIFT 4
@@ -107,7 +108,7 @@ FORCEINLINE BOOLEAN ExpPageWordValid(ULONG_PTR Page, ULONG64 Word)
 
 FORCEINLINE USHORT ExpEntryCheck(ULONG Value, ULONG Index)
 {
-    return (USHORT)(((Value | Index << 16) * 0x9E3779B1u) >> 28);
+    return (USHORT)((((Value & ~EXP_ENTRY_BUSY) | Index << 16) * 0x9E3779B1u) >> 28);
 }
 
 FORCEINLINE USHORT ExpMakeEntry(ULONG Flags, ULONG Slot, ULONG Index)
@@ -264,6 +265,38 @@ PVOID ExpAllocateBigPages(SIZE_T Size, ULONG Tag, UCHAR Flags);
 VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller);
 /* Size the caller may use of a page-aligned block, or 0 if unknown. */
 SIZE_T ExpQueryBigPagesSize(PVOID Block, PBOOLEAN Quota);
+
+/* The cache of freed runs: a freed block of up to EXP_BIG_CACHE_MAX_RUN
+ * pages keeps its mapping (and its executable protection) in a bucket of
+ * its pool (EXP_POOL_*) and page count, and is handed out again, LIFO, to
+ * the next request of that pool and page count. A bucket holds at most
+ * ExpBigCacheDepth(Pages) runs; all buckets together at most
+ * EXP_BIG_CACHE_MAX_PAGES pages, and no more than 1/32 of RAM. Cached runs
+ * are out of the big-page table: freeing one again is a double free. The
+ * pages stay taken from the memory manager: a page count sees them in
+ * use until ExpFlushBigPageCache. */
+#define EXP_BIG_CACHE_MAX_RUN   16   /* pages (64 KiB) */
+#define EXP_BIG_CACHE_MAX_DEPTH 32   /* runs in the one-page buckets */
+#define EXP_BIG_CACHE_MAX_PAGES 1024 /* 4 MiB */
+
+/* 32 runs of one page, 16 of 2-3, 8 of 4-7, 4 of 8-16 pages: at most 64
+ * pages a bucket (a shift, not a division, on the free path). */
+FORCEINLINE ULONG ExpBigCacheDepth(SIZE_T Pages)
+{
+    ULONG Depth = EXP_BIG_CACHE_MAX_DEPTH >> (63 - __builtin_clzll((ULONG64)Pages));
+
+    return Depth < 4 ? 4 : Depth;
+}
+
+/* Unmaps every cached run (tests before a page-count baseline, and the
+ * allocator itself when the memory manager has no pages left). Returns
+ * the pages given back. IRQL <= DISPATCH_LEVEL. */
+SIZE_T ExpFlushBigPageCache(VOID);
+/* Pages the cache holds, and its bound on this machine. */
+SIZE_T ExpBigPageCachePages(VOID);
+SIZE_T ExpBigPageCacheLimit(VOID);
+/* Runs cached for blocks of Pages pages with these EXP_HF_* flags. */
+ULONG ExpBigPageCacheRuns(UCHAR Flags, SIZE_T Pages);
 
 /* A block at the end of its own page, an unmapped guard page right after:
  * NULL when Size does not fit one page (the caller uses normal pool). */

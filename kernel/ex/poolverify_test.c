@@ -191,29 +191,49 @@ KTEST(ex_pool_verify, corrupted_page_header_is_bad_pool_header_7)
 
 KTEST(ex_pool_verify, corrupted_free_block_is_driver_corrupted_expool)
 {
-    PEXP_POOL_VIOLATION_HOOK Previous;
-    PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 1000, VERIFY_TAG);
-    PUCHAR Again;
-    EXP_BLOCK_INFO Info;
+    /* Words a driver might leave in a freed block: each must be caught when
+     * the block is taken again. At DISPATCH_LEVEL the thread stays on one
+     * processor, so the allocation comes from the list the free pushed to. */
+    static const struct {
+        ULONG Offset;
+        ULONG64 Value;
+    } Writes[] = {
+        { 4, 0x5A5A },             /* a small number over the link's upper half */
+        { 0, 0 },                  /* zeroed */
+        { 0, 0x1000 },             /* a small number */
+        { 0, 0xFFFF800000001000 }, /* a kernel pointer */
+    };
 
-    KT_ASSERT_NOT_NULL(Block);
-    KT_ASSERT_TRUE(ExpQuerySmallBlock(Block, &Info));
-    ExFreePoolWithTag(Block, VERIFY_TAG);
-    /* A write into freed pool (a use after free): the allocator finds it
-     * when it takes the block again (the rest of that processor's list is
-     * then abandoned). */
-    ((volatile ULONG *)Info.BlockStart)[1] ^= 0x5A5A;
-    Previous = PvBegin();
-    Again = ExAllocatePool2(POOL_FLAG_NON_PAGED, 1000, VERIFY_TAG);
-    PvEnd(Previous);
-    if (PvReport.Count == 0) {
-        /* Another processor's list served us (the thread moved). */
-        ExFreePoolWithTag(Again, VERIFY_TAG);
-        KT_SKIP("the allocation was served by another processor");
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Writes); i++) {
+        PEXP_POOL_VIOLATION_HOOK Previous;
+        PUCHAR Block, Again;
+        EXP_BLOCK_INFO Info;
+        KIRQL OldIrql;
+
+        BOOLEAN Small;
+
+        KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
+        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, 1000, VERIFY_TAG);
+        Small = Block != NULL && ExpQuerySmallBlock(Block, &Info);
+        if (!Small) {
+            KeLowerIrql(OldIrql);
+        }
+        KT_ASSERT_TRUE(Small);
+        ExFreePoolWithTag(Block, VERIFY_TAG);
+        /* A write into freed pool (a use after free). */
+        if (Writes[i].Offset == 4) {
+            ((volatile ULONG *)Info.BlockStart)[1] ^= (ULONG)Writes[i].Value;
+        } else {
+            *(volatile ULONG64 *)Info.BlockStart = Writes[i].Value;
+        }
+        Previous = PvBegin();
+        Again = ExAllocatePool2(POOL_FLAG_NON_PAGED, 1000, VERIFY_TAG);
+        PvEnd(Previous);
+        KeLowerIrql(OldIrql);
+        KT_EXPECT_NULL(Again);
+        KT_EXPECT_EQ(PvReport.Code, DRIVER_CORRUPTED_EXPOOL);
+        KT_EXPECT_EQ(PvReport.P[0], (ULONG_PTR)Info.BlockStart);
     }
-    KT_EXPECT_NULL(Again);
-    KT_EXPECT_EQ(PvReport.Code, DRIVER_CORRUPTED_EXPOOL);
-    KT_EXPECT_EQ(PvReport.P[0], (ULONG_PTR)Info.BlockStart);
 }
 
 KTEST(ex_pool_verify, overrun_caught_on_free)
