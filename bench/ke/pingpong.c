@@ -11,7 +11,8 @@
  * reports) divided by the round trips; its CPU time is the benchmark
  * thread's host thread only, so it undercounts cross:1.
  *
- * Same names in keel_bench_peer_linux (pthreads and futexes).
+ * Same names in keel_bench_peer_linux (pthreads and futexes), but for the
+ * WaitNext variant at the end.
  */
 #include <ntddk.h>
 
@@ -70,6 +71,69 @@ KEEL_BENCHMARK_EX(sched_pingpong, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = {
     while (KeelBenchKeepRunning(State)) {
         Game.Turn = 1;
         KeSetEvent(&Game.Ping, IO_NO_INCREMENT, FALSE);
+        KeWaitForSingleObject(&Game.Pong, Executive, KernelMode, FALSE, NULL);
+        if (Game.Turn != 0) {
+            Errors++;
+        }
+    }
+
+    Game.Stop = 1;
+    KeSetEvent(&Game.Ping, IO_NO_INCREMENT, FALSE);
+    BenchJoinThread(Partner);
+    if (Errors != 0 || Game.Errors != 0 || Game.Visits != KeelBenchIterations(State)) {
+        KeelBenchSkipWithError(State, "the turns did not alternate");
+        return;
+    }
+    KeelBenchSetItemsProcessed(State, KeelBenchIterations(State));
+}
+
+/* sched_pingpong_waitnext/cross:0|1: the same game with both sides
+ * setting their event with Wait = TRUE (KeSetEvent keeps the dispatcher
+ * lock and DISPATCH_LEVEL for the wait that follows: NT's WaitNext), so
+ * each half round trip takes the lock once instead of twice. Keel only
+ * (no Linux peer); compare with sched_pingpong in the same run. */
+static VOID PingPongWaitNextPartner(PVOID Context)
+{
+    PINGPONG *Game = Context;
+
+    BenchPinCurrentThread(Game->Processor);
+    KeSetEvent(&Game->Pong, IO_NO_INCREMENT, FALSE); /* ready */
+    for (;;) {
+        KeWaitForSingleObject(&Game->Ping, Executive, KernelMode, FALSE, NULL);
+        if (Game->Stop) {
+            break;
+        }
+        if (Game->Turn != 1) {
+            Game->Errors++;
+        }
+        Game->Visits++;
+        Game->Turn = 0;
+        KeSetEvent(&Game->Pong, IO_NO_INCREMENT, TRUE);
+    }
+}
+
+KEEL_BENCHMARK_EX(sched_pingpong_waitnext, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = { "cross" })
+{
+    PINGPONG Game = { 0 };
+    HANDLE Partner;
+    LONG Errors = 0;
+
+    Game.Processor = KeelBenchRange(State, 0) != 0 ? 1 : 0;
+    if (Game.Processor >= (ULONG)KeNumberProcessors) {
+        KeelBenchSkipWithError(State, "needs a second processor");
+        return;
+    }
+    KeInitializeEvent(&Game.Ping, SynchronizationEvent, FALSE);
+    KeInitializeEvent(&Game.Pong, SynchronizationEvent, FALSE);
+    if (!BenchStartThread(PingPongWaitNextPartner, &Game, &Partner)) {
+        KeelBenchSkipWithError(State, "PsCreateSystemThread failed");
+        return;
+    }
+    KeWaitForSingleObject(&Game.Pong, Executive, KernelMode, FALSE, NULL);
+
+    while (KeelBenchKeepRunning(State)) {
+        Game.Turn = 1;
+        KeSetEvent(&Game.Ping, IO_NO_INCREMENT, TRUE);
         KeWaitForSingleObject(&Game.Pong, Executive, KernelMode, FALSE, NULL);
         if (Game.Turn != 0) {
             Errors++;

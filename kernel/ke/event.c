@@ -21,9 +21,19 @@ LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     LONG Previous = Event->Header.SignalState;
 
     if (Previous == 0) {
-        Event->Header.SignalState = 1;
-        if (!IsListEmpty(&Event->Header.WaitListHead)) {
-            KiWaitTest(Event, Increment);
+        PLIST_ENTRY First = Event->Header.WaitListHead.Flink;
+        PKWAIT_BLOCK Block = CONTAINING_RECORD(First, KWAIT_BLOCK, WaitListEntry);
+
+        if (First != &Event->Header.WaitListHead &&
+            Event->Header.Type == EventSynchronizationObject && Block->WaitType == WaitAny) {
+            /* What KiWaitTest would do, directly: the first waiter takes
+             * the signal and the event stays clear. */
+            KiUnwaitThread(Block->Thread, Block->WaitKey, Increment);
+        } else {
+            Event->Header.SignalState = 1;
+            if (First != &Event->Header.WaitListHead) {
+                KiWaitTest(Event, Increment);
+            }
         }
     }
     KiExitDispatcher(OldIrql, Wait);

@@ -39,6 +39,47 @@ KTEST_BUGCHECK(ke_misuse, wait_at_dispatch, IRQL_NOT_LESS_OR_EQUAL)
     KeLowerIrql(OldIrql);
 }
 
+/* Without a timeout (KeWaitForSingleObject's own path for that case). */
+KTEST_BUGCHECK(ke_misuse, wait_at_dispatch_without_timeout, IRQL_NOT_LESS_OR_EQUAL)
+{
+    static KEVENT Event;
+    KIRQL OldIrql;
+
+    KeInitializeEvent(&Event, NotificationEvent, FALSE);
+    KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
+    KeWaitForSingleObject(&Event, Executive, KernelMode, FALSE, NULL);
+    KeLowerIrql(OldIrql);
+}
+
+/* Above DISPATCH_LEVEL even a zero timeout is refused. */
+KTEST_BUGCHECK(ke_misuse, wait_above_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    static KEVENT Event;
+    LARGE_INTEGER Zero = { .QuadPart = 0 };
+    KIRQL OldIrql;
+
+    KeInitializeEvent(&Event, NotificationEvent, TRUE);
+    KeRaiseIrql(HIGH_LEVEL, &OldIrql);
+    KeWaitForSingleObject(&Event, Executive, KernelMode, FALSE, &Zero);
+    KeLowerIrql(OldIrql);
+}
+
+/* KeSetEvent(..., Wait = TRUE) called at DISPATCH_LEVEL, then a wait that
+ * may block: the wait's IRQL is the caller's, DISPATCH_LEVEL. */
+KTEST_BUGCHECK(ke_misuse, wait_next_from_dispatch, IRQL_NOT_LESS_OR_EQUAL)
+{
+    static KEVENT Event, Other;
+    LARGE_INTEGER Timeout = { .QuadPart = -10 * 10000 }; /* 10 ms */
+    KIRQL OldIrql;
+
+    KeInitializeEvent(&Event, NotificationEvent, FALSE);
+    KeInitializeEvent(&Other, NotificationEvent, FALSE);
+    KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
+    KeSetEvent(&Event, IO_NO_INCREMENT, TRUE);
+    KeWaitForSingleObject(&Other, Executive, KernelMode, FALSE, &Timeout);
+    KeLowerIrql(OldIrql);
+}
+
 /* KeReleaseMutex on a mutex nobody owns. */
 KTEST_BUGCHECK(ke_misuse, release_mutex_not_owned, THREAD_NOT_MUTEX_OWNER)
 {

@@ -19,14 +19,102 @@
  * reaper list. It is handed across a context switch: the thread that
  * switches away holds it, the thread that resumes releases it. */
 extern KSPIN_LOCK KiDispatcherLock;
-KIRQL KiAcquireDispatcherLock(VOID);
-VOID KiReleaseDispatcherLock(KIRQL OldIrql);
-VOID KiAcquireDispatcherLockAtDpcLevel(VOID);
-VOID KiReleaseDispatcherLockFromDpcLevel(VOID);
 BOOLEAN KiDispatcherLockHeld(VOID);
 /* The raw spin loop shared by every lock (no IRQL change). */
 VOID KiAcquireSpinLockRaw(PKSPIN_LOCK SpinLock);
 VOID KiReleaseSpinLockRaw(PKSPIN_LOCK SpinLock);
+
+/* The out-of-line halves of the inline dispatcher lock routines below:
+ * the spin when the lock is busy (SPIN_LOCK_ALREADY_OWNED when this
+ * processor holds it), the stop screens. */
+VOID KiAcquireSpinLockContended(PKSPIN_LOCK SpinLock, ULONG_PTR Tag);
+DECLSPEC_NORETURN VOID KiDispatcherLockIrqlError(ULONG Code);
+DECLSPEC_NORETURN VOID KiDispatcherLockNotOwned(ULONG_PTR Tag);
+
+/* Every wait, signal and switch takes the dispatcher lock, so its routines
+ * are inline: one locked instruction, one store and the IRQL moves of
+ * arch.h, with NT's checks (IRQL_NOT_LESS_OR_EQUAL above DISPATCH_LEVEL,
+ * IRQL_NOT_GREATER_OR_EQUAL for the AtDpcLevel forms below it,
+ * SPIN_LOCK_NOT_OWNED for a release by another processor) kept. A held
+ * lock contains its owner's PRCB address | 1. */
+FORCEINLINE ULONG_PTR KiLockOwnerTag(VOID)
+{
+    return (ULONG_PTR)KeGetCurrentPrcb() | 1;
+}
+
+/* At DISPATCH_LEVEL or above (the thread cannot move meanwhile). */
+FORCEINLINE VOID KiAcquireDispatcherLockRaw(VOID)
+{
+    ULONG_PTR Tag = KiLockOwnerTag();
+    ULONG_PTR Expected = 0;
+
+    if (__builtin_expect(!__atomic_compare_exchange_n(&KiDispatcherLock, &Expected, Tag, FALSE,
+                                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED),
+                         0)) {
+        KiAcquireSpinLockContended(&KiDispatcherLock, Tag);
+    }
+}
+
+FORCEINLINE VOID KiReleaseDispatcherLockRaw(VOID)
+{
+    ULONG_PTR Tag = KiLockOwnerTag();
+
+    if (__builtin_expect(__atomic_load_n(&KiDispatcherLock, __ATOMIC_RELAXED) != Tag, 0)) {
+        KiDispatcherLockNotOwned(Tag);
+    }
+    __atomic_store_n(&KiDispatcherLock, 0, __ATOMIC_RELEASE);
+}
+
+FORCEINLINE KIRQL KiAcquireDispatcherLock(VOID)
+{
+    KIRQL OldIrql = KiReadIrqlInline();
+
+    if (__builtin_expect(OldIrql > DISPATCH_LEVEL, 0)) {
+        KiDispatcherLockIrqlError(IRQL_NOT_LESS_OR_EQUAL);
+    }
+    if (OldIrql < DISPATCH_LEVEL) {
+        KiRaiseToDispatchInline();
+    }
+    KiAcquireDispatcherLockRaw();
+    return OldIrql;
+}
+
+/* Back to OldIrql from DISPATCH_LEVEL (the lock's level) without the
+ * checked KeLowerIrql when that is the plain case. */
+FORCEINLINE VOID KiLowerFromDispatcherLock(KIRQL OldIrql)
+{
+    KIRQL Irql = KiReadIrqlInline();
+
+    if (__builtin_expect(OldIrql < DISPATCH_LEVEL && Irql == DISPATCH_LEVEL, 1)) {
+        KiLowerFromDispatchInline(OldIrql);
+    } else if (OldIrql != DISPATCH_LEVEL || Irql != DISPATCH_LEVEL) {
+        /* Anything else (a caller that raised further meanwhile, or an
+         * OldIrql above the current level: its stop screen). */
+        KeLowerIrql(OldIrql);
+    }
+}
+
+FORCEINLINE VOID KiReleaseDispatcherLock(KIRQL OldIrql)
+{
+    KiReleaseDispatcherLockRaw();
+    KiLowerFromDispatcherLock(OldIrql);
+}
+
+FORCEINLINE VOID KiAcquireDispatcherLockAtDpcLevel(VOID)
+{
+    if (__builtin_expect(KiReadIrqlInline() < DISPATCH_LEVEL, 0)) {
+        KiDispatcherLockIrqlError(IRQL_NOT_GREATER_OR_EQUAL);
+    }
+    KiAcquireDispatcherLockRaw();
+}
+
+FORCEINLINE VOID KiReleaseDispatcherLockFromDpcLevel(VOID)
+{
+    if (__builtin_expect(KiReadIrqlInline() < DISPATCH_LEVEL, 0)) {
+        KiDispatcherLockIrqlError(IRQL_NOT_GREATER_OR_EQUAL);
+    }
+    KiReleaseDispatcherLockRaw();
+}
 
 /* Processors whose current thread is their idle thread and who have no
  * NextThread (dispatcher lock). */
@@ -73,8 +161,22 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
                           PKWAIT_BLOCK WaitBlockArray);
 /* Leaves the dispatcher lock held at DISPATCH_LEVEL for the caller's next
  * wait (the Wait argument of KeSetEvent and friends). */
-VOID KiHoldForWaitNext(KIRQL OldIrql);
-VOID KiExitDispatcher(KIRQL OldIrql, BOOLEAN Wait);
+FORCEINLINE VOID KiHoldForWaitNext(KIRQL OldIrql)
+{
+    PKTHREAD Thread = KeGetCurrentPrcb()->CurrentThread;
+
+    Thread->WaitNext = TRUE;
+    Thread->WaitIrql = OldIrql;
+}
+
+FORCEINLINE VOID KiExitDispatcher(KIRQL OldIrql, BOOLEAN Wait)
+{
+    if (Wait) {
+        KiHoldForWaitNext(OldIrql);
+    } else {
+        KiReleaseDispatcherLock(OldIrql);
+    }
+}
 
 /* ---- Mutants (mutant.c); dispatcher lock held ---- */
 VOID KiAbandonOwnedMutants(PKTHREAD Thread);

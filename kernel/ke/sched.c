@@ -14,6 +14,12 @@
 volatile KAFFINITY KiIdleSummary;
 volatile LONG KiReadyCount;
 
+/* Processors whose ready queues hold a thread (dispatcher lock): a
+ * selection looks at another processor's queues only when its bit is set,
+ * so it reads no line another processor writes unless there is work there
+ * (the cost stays flat however many threads are ready here). */
+static KAFFINITY KiReadyProcessors;
+
 static KAFFINITY KiProcessorBit(ULONG Number)
 {
     return (KAFFINITY)1 << Number;
@@ -43,19 +49,28 @@ static VOID KiInsertReadyQueue(PKPRCB Prcb, PKTHREAD Thread, BOOLEAN Head)
         InsertTailList(&Prcb->DispatcherReadyListHead[Priority], &Thread->ReadyListEntry);
     }
     Prcb->ReadySummary |= 1u << Priority;
+    KiReadyProcessors |= KiProcessorBit(Prcb->Number);
     KiReadyCount++;
 }
 
-static VOID KiRemoveReadyQueue(PKTHREAD Thread)
+/* Prcb: the processor whose queue holds Thread (Thread->Processor). */
+static VOID KiRemoveReadyQueueOf(PKPRCB Prcb, PKTHREAD Thread)
 {
-    PKPRCB Prcb = KiPrcbOf(Thread->Processor);
     ULONG Priority = (ULONG)Thread->Priority;
 
     RemoveEntryList(&Thread->ReadyListEntry);
     if (IsListEmpty(&Prcb->DispatcherReadyListHead[Priority])) {
         Prcb->ReadySummary &= ~(1u << Priority);
+        if (Prcb->ReadySummary == 0) {
+            KiReadyProcessors &= ~KiProcessorBit(Prcb->Number);
+        }
     }
     KiReadyCount--;
+}
+
+static VOID KiRemoveReadyQueue(PKTHREAD Thread)
+{
+    KiRemoveReadyQueueOf(KiPrcbOf(Thread->Processor), Thread);
 }
 
 /* The first thread of Prcb's queues, at MinPriority or above, that may run
@@ -82,29 +97,40 @@ static PKTHREAD KiFindReadyThread(PKPRCB Prcb, LONG MinPriority, ULONG Target)
     return NULL;
 }
 
-/* Takes the best ready thread at MinPriority or above for Prcb: its own
- * queues first, then any other processor's if that has a higher one. */
-static PKTHREAD KiSelectReadyThread(PKPRCB Prcb, LONG MinPriority)
+/* A better thread than Best (NULL: any at MinPriority or above) on
+ * another processor's queues that may run on Prcb's, else Best. */
+static __attribute__((noinline)) PKTHREAD
+KiFindRemoteReadyThread(PKPRCB Prcb, PKTHREAD Best, LONG MinPriority, KAFFINITY Others)
 {
-    PKTHREAD Best = KiFindReadyThread(Prcb, MinPriority, Prcb->Number);
-
-    if (KiReadyCount > (Best != NULL ? 1 : 0)) {
-        KAFFINITY Others = KiActiveSet() & ~KiProcessorBit(Prcb->Number);
-        for (; Others != 0; Others &= Others - 1) {
-            PKPRCB Other = KiProcessorBlock[__builtin_ctzll(Others)];
-            PKTHREAD Candidate;
-            if (Other == NULL || Other->ReadySummary == 0) {
-                continue;
-            }
-            Candidate = KiFindReadyThread(Other, Best != NULL ? Best->Priority + 1 : MinPriority,
-                                          Prcb->Number);
-            if (Candidate != NULL) {
-                Best = Candidate;
-            }
+    for (; Others != 0; Others &= Others - 1) {
+        PKPRCB Other = KiProcessorBlock[__builtin_ctzll(Others)];
+        PKTHREAD Candidate;
+        if (Other == NULL || Other->ReadySummary == 0) {
+            continue;
+        }
+        Candidate =
+            KiFindReadyThread(Other, Best != NULL ? Best->Priority + 1 : MinPriority, Prcb->Number);
+        if (Candidate != NULL) {
+            Best = Candidate;
         }
     }
+    return Best;
+}
+
+/* Takes the best ready thread at MinPriority or above for Prcb: its own
+ * queues first, then any other processor's if that has a higher one
+ * (looked at only when another processor has threads ready). */
+FORCEINLINE PKTHREAD KiSelectReadyThread(PKPRCB Prcb, LONG MinPriority)
+{
+    PKTHREAD Best = KiFindReadyThread(Prcb, MinPriority, Prcb->Number);
+    KAFFINITY Others = KiReadyProcessors & KiActiveSet() & ~KiProcessorBit(Prcb->Number);
+
+    if (Others != 0) {
+        Best = KiFindRemoteReadyThread(Prcb, Best, MinPriority, Others);
+    }
     if (Best != NULL) {
-        KiRemoveReadyQueue(Best);
+        KiRemoveReadyQueueOf(Best->Processor == Prcb->Number ? Prcb : KiPrcbOf(Best->Processor),
+                             Best);
     }
     return Best;
 }
@@ -161,7 +187,7 @@ VOID KiReadyThread(PKTHREAD Thread)
 
     /* Otherwise queue it where KiChooseProcessor prefers. */
     Number = KiChooseProcessor(Allowed, Thread->Processor, Current->Number);
-    Prcb = KiPrcbOf(Number);
+    Prcb = Number == Current->Number ? Current : KiPrcbOf(Number);
     if (Prcb->NextThread != NULL) {
         PKTHREAD Next = Prcb->NextThread;
         if (Thread->Priority > Next->Priority) {
@@ -182,19 +208,32 @@ VOID KiReadyThread(PKTHREAD Thread)
     KiInsertReadyQueue(Prcb, Thread, Preempted);
 }
 
+/* The first thing a thread does when it runs again (Thread is the
+ * current thread; DISPATCH_LEVEL, the dispatcher lock handed over). */
+FORCEINLINE VOID KiCompleteSwitchInline(PKTHREAD Thread)
+{
+    /* Kernel APCs queued while the thread was away: the APC interrupt is
+     * per processor, so ask again on the one it now runs on (apc.c). */
+    if (Thread->ApcState.KernelApcPending) {
+        KiRequestSoftwareInterrupt(APC_LEVEL);
+    }
+    KiReleaseDispatcherLockFromDpcLevel();
+}
+
 /* Runs New on this processor in place of Old. The dispatcher lock is held
  * and handed over: New releases it when it resumes (here, or in
  * KiThreadStartup for a new thread). Returns when Old runs again. */
-static VOID KiSwitchTo(PKPRCB Prcb, PKTHREAD Old, PKTHREAD New)
+FORCEINLINE VOID KiSwitchTo(PKPRCB Prcb, PKTHREAD Old, PKTHREAD New)
 {
     KAFFINITY Bit = KiProcessorBit(Prcb->Number);
 
     New->State = Running;
     New->Processor = Prcb->Number;
     Prcb->CurrentThread = New;
+    /* Written only when it changes: idle processors read it. */
     if (New == Prcb->IdleThread) {
         KiIdleSummary |= Bit;
-    } else {
+    } else if (KiIdleSummary & Bit) {
         KiIdleSummary &= ~Bit;
     }
     if (New->Quantum <= 0) {
@@ -203,17 +242,13 @@ static VOID KiSwitchTo(PKPRCB Prcb, PKTHREAD Old, PKTHREAD New)
     Prcb->ContextSwitches++;
     New->ContextSwitches++;
     KiSwapContext(Old, New);
-    KiCompleteSwitch();
+    /* Old runs again, maybe on another processor. */
+    KiCompleteSwitchInline(Old);
 }
 
 VOID KiCompleteSwitch(VOID)
 {
-    /* Kernel APCs queued while the thread was away: the APC interrupt is
-     * per processor, so ask again on the one it now runs on (apc.c). */
-    if (KeGetCurrentPrcb()->CurrentThread->ApcState.KernelApcPending) {
-        KiRequestSoftwareInterrupt(APC_LEVEL);
-    }
-    KiReleaseDispatcherLockFromDpcLevel();
+    KiCompleteSwitchInline(KeGetCurrentPrcb()->CurrentThread);
 }
 
 /* Old keeps running-state until now; it goes back to a ready queue (head

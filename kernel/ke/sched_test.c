@@ -6,6 +6,8 @@
  */
 #include <ktestthreads.h>
 
+#include "kisched.h"
+
 typedef struct _KT_ORDER {
     volatile LONG Count;
     KPRIORITY Order[8];
@@ -295,4 +297,49 @@ KTEST(ke_sched, hard_affinity_moves_the_thread)
     }
     KeRevertToUserAffinityThreadEx(0);
     KT_EXPECT_FALSE(KeGetCurrentThread()->SystemAffinityActive);
+}
+
+/* A processor whose own queues are empty takes a thread that waits in
+ * another processor's queue (and may run here); once that queue is empty
+ * again, it finds nothing there. The thread is a record that is only ever
+ * queued, under the dispatcher lock, so no processor can run it. */
+KTEST(ke_sched, selection_takes_a_thread_from_another_processors_queue)
+{
+    static KTHREAD Record;
+    PKPRCB Current, Other = NULL;
+    PKTHREAD Chosen, Again;
+    ULONG OtherSummary;
+    KIRQL OldIrql;
+
+    if (KeNumberProcessors < 2) {
+        KT_SKIP("one processor");
+    }
+    OldIrql = KiAcquireDispatcherLock();
+    Current = KeGetCurrentPrcb();
+    for (ULONG Number = 0; Number < MAXIMUM_PROCESSORS && Other == NULL; Number++) {
+        PKPRCB Prcb = KiProcessorBlock[Number];
+        if (Prcb != NULL && Prcb != Current && Prcb->ReadySummary == 0) {
+            Other = Prcb;
+        }
+    }
+    if (Other == NULL || Current->ReadySummary != 0) {
+        KiReleaseDispatcherLock(OldIrql);
+        KT_SKIP("no pair of processors with empty ready queues");
+    }
+    RtlZeroMemory(&Record, sizeof(Record));
+    Record.Priority = Record.BasePriority = Record.NormalPriority = 9;
+    Record.Affinity = Record.UserAffinity =
+        ((KAFFINITY)1 << Current->Number) | ((KAFFINITY)1 << Other->Number);
+    KiBenchQueueReadyThread(Other, &Record);
+    /* Chosen, it goes back to the head of the chooser's own queue. */
+    Chosen = KiBenchSelectNextThread(Current);
+    OtherSummary = Other->ReadySummary;
+    KiBenchRemoveReadyThread(&Record);
+    Again = KiBenchSelectNextThread(Current);
+    KiReleaseDispatcherLock(OldIrql);
+
+    KT_EXPECT_EQ((ULONG_PTR)Chosen, (ULONG_PTR)&Record);
+    KT_EXPECT_EQ(OtherSummary, 0);
+    KT_EXPECT_EQ(Record.Processor, Current->Number);
+    KT_EXPECT_NULL(Again);
 }

@@ -18,11 +18,6 @@ KSPIN_LOCK KiDispatcherLock;
 
 #define KI_LOCK_QUEUE_WAIT 1 /* in KSPIN_LOCK_QUEUE.Lock: still waiting */
 
-static ULONG_PTR KiLockOwnerTag(VOID)
-{
-    return (ULONG_PTR)KeGetCurrentPrcb() | 1;
-}
-
 static DECLSPEC_NORETURN VOID KiSpinLockIrqlError(ULONG Code, PKSPIN_LOCK SpinLock)
 {
     KIRQL Irql = KiReadIrql();
@@ -32,21 +27,7 @@ static DECLSPEC_NORETURN VOID KiSpinLockIrqlError(ULONG Code, PKSPIN_LOCK SpinLo
 
 VOID KiAcquireSpinLockRaw(PKSPIN_LOCK SpinLock)
 {
-    ULONG_PTR Tag = KiLockOwnerTag();
-
-    for (;;) {
-        ULONG_PTR Expected = 0;
-        if (__atomic_compare_exchange_n(SpinLock, &Expected, Tag, FALSE, __ATOMIC_ACQUIRE,
-                                        __ATOMIC_RELAXED)) {
-            return;
-        }
-        if (Expected == Tag) {
-            KeBugCheckEx(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)SpinLock, Tag, 0, 0);
-        }
-        while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED) != 0) {
-            KiArchSpinWait();
-        }
-    }
+    KiAcquireSpinLockContended(SpinLock, KiLockOwnerTag());
 }
 
 VOID KiReleaseSpinLockRaw(PKSPIN_LOCK SpinLock)
@@ -179,53 +160,36 @@ VOID NTAPI KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle)
     KeLowerIrql(LockHandle->OldIrql);
 }
 
-/* ---- The dispatcher lock ---- */
+/* ---- The dispatcher lock (the inline routines are in kisched.h) ---- */
 
-/* KeAcquireSpinLockRaiseToDpc and KeReleaseSpinLock with the IRQL moves
- * inlined (arch.h): every wait, set and switch takes this lock, and the
- * out-of-line IRQL routines were a large part of a thread switch. The
- * checks stay: acquiring above DISPATCH_LEVEL is IRQL_NOT_LESS_OR_EQUAL,
- * a release by another processor SPIN_LOCK_NOT_OWNED. */
-KIRQL KiAcquireDispatcherLock(VOID)
+VOID KiAcquireSpinLockContended(PKSPIN_LOCK SpinLock, ULONG_PTR Tag)
 {
-    KIRQL OldIrql = KiReadIrqlInline();
-
-    if (OldIrql > DISPATCH_LEVEL) {
-        KiSpinLockIrqlError(IRQL_NOT_LESS_OR_EQUAL, &KiDispatcherLock);
-    }
-    if (OldIrql < DISPATCH_LEVEL) {
-        KiRaiseToDispatchInline();
-    }
-    KiAcquireSpinLockRaw(&KiDispatcherLock);
-    return OldIrql;
-}
-
-VOID KiReleaseDispatcherLock(KIRQL OldIrql)
-{
-    KiReleaseSpinLockRaw(&KiDispatcherLock);
-    if (OldIrql < DISPATCH_LEVEL && KiReadIrqlInline() == DISPATCH_LEVEL) {
-        KiLowerFromDispatchInline(OldIrql);
-    } else {
-        /* Anything else (a caller that raised further meanwhile, or an
-         * OldIrql above the current level: its stop screen) as before. */
-        KeLowerIrql(OldIrql);
+    for (;;) {
+        ULONG_PTR Expected = 0;
+        if (__atomic_compare_exchange_n(SpinLock, &Expected, Tag, FALSE, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+            return;
+        }
+        if (Expected == Tag) {
+            KeBugCheckEx(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)SpinLock, Tag, 0, 0);
+        }
+        while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED) != 0) {
+            KiArchSpinWait();
+        }
     }
 }
 
-VOID KiAcquireDispatcherLockAtDpcLevel(VOID)
+DECLSPEC_NORETURN VOID KiDispatcherLockIrqlError(ULONG Code)
 {
-    if (KiReadIrqlInline() < DISPATCH_LEVEL) {
-        KiSpinLockIrqlError(IRQL_NOT_GREATER_OR_EQUAL, &KiDispatcherLock);
-    }
-    KiAcquireSpinLockRaw(&KiDispatcherLock);
+    KIRQL Irql = KiReadIrql();
+    KiWriteIrql(HIGH_LEVEL);
+    KeBugCheckEx(Code, (ULONG_PTR)&KiDispatcherLock, Irql, 0,
+                 (ULONG_PTR)__builtin_return_address(0));
 }
 
-VOID KiReleaseDispatcherLockFromDpcLevel(VOID)
+DECLSPEC_NORETURN VOID KiDispatcherLockNotOwned(ULONG_PTR Tag)
 {
-    if (KiReadIrqlInline() < DISPATCH_LEVEL) {
-        KiSpinLockIrqlError(IRQL_NOT_GREATER_OR_EQUAL, &KiDispatcherLock);
-    }
-    KiReleaseSpinLockRaw(&KiDispatcherLock);
+    KeBugCheckEx(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)&KiDispatcherLock, KiDispatcherLock, Tag, 0);
 }
 
 BOOLEAN KiDispatcherLockHeld(VOID)

@@ -12,6 +12,10 @@
  * the caller's array, plus its own block number THREAD_WAIT_OBJECTS for
  * the timeout (queued on the thread's own timer, key STATUS_TIMEOUT).
  * BlockState is 1 while the block is linked into an object's wait list.
+ *
+ * KeWaitForSingleObject without a timeout, the waiting half of every
+ * hand-off between threads, has a straight-line path for its common case
+ * (KiWaitForSingleObjectNoTimeout) in front of the general one.
  */
 #include "kisched.h"
 
@@ -65,13 +69,17 @@ static NTSTATUS KiSatisfyObject(PDISPATCHER_HEADER Header, PKTHREAD Thread)
 VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status, KPRIORITY Increment)
 {
     PKWAIT_BLOCK Timeout = &Thread->WaitBlock[KI_TIMEOUT_BLOCK];
+    PKWAIT_BLOCK Blocks = Thread->WaitBlockList;
+    ULONG Count = Thread->WaitBlockCount;
+    BOOLEAN Mutants = FALSE;
 
-    for (ULONG i = 0; i < Thread->WaitBlockCount; i++) {
-        PKWAIT_BLOCK Block = &Thread->WaitBlockList[i];
+    for (ULONG i = 0; i < Count; i++) {
+        PKWAIT_BLOCK Block = &Blocks[i];
         if (Block->BlockState != 0) {
             RemoveEntryList(&Block->WaitListEntry);
             Block->BlockState = 0;
         }
+        Mutants |= ((PDISPATCHER_HEADER)Block->Object)->Type == MutantObject;
     }
     if (Timeout->BlockState != 0) {
         RemoveEntryList(&Timeout->WaitListEntry);
@@ -79,9 +87,10 @@ VOID KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status, KPRIORITY Increment)
         KiRemoveTimer(&Thread->Timer);
     }
     /* Owners of mutants it stops waiting for (timeout, alert, APC, the
-     * other object of a WaitAny) may have inherited its priority. */
-    for (ULONG i = 0; i < Thread->WaitBlockCount; i++) {
-        PDISPATCHER_HEADER Header = Thread->WaitBlockList[i].Object;
+     * other object of a WaitAny) may have inherited its priority; they
+     * are recomputed once all its blocks are unlinked. */
+    for (ULONG i = 0; Mutants && i < Count; i++) {
+        PDISPATCHER_HEADER Header = Blocks[i].Object;
         if (Header->Type == MutantObject) {
             PKTHREAD Owner = ((PKMUTANT)Header)->OwnerThread;
             if (Owner != NULL && Owner != Thread && Owner->Priority > Owner->NormalPriority) {
@@ -157,21 +166,13 @@ VOID KiWaitTest(PVOID Object, KPRIORITY Increment)
     }
 }
 
-VOID KiExitDispatcher(KIRQL OldIrql, BOOLEAN Wait)
+/* A wait at a level that forbids it: above DISPATCH_LEVEL, or at it with
+ * a timeout other than zero. */
+static DECLSPEC_NORETURN __attribute__((noinline)) VOID KiWaitIrqlError(PVOID Object, KIRQL Irql,
+                                                                        PVOID Caller)
 {
-    if (Wait) {
-        KiHoldForWaitNext(OldIrql);
-    } else {
-        KiReleaseDispatcherLock(OldIrql);
-    }
-}
-
-VOID KiHoldForWaitNext(KIRQL OldIrql)
-{
-    PKTHREAD Thread = KeGetCurrentPrcb()->CurrentThread;
-
-    Thread->WaitNext = TRUE;
-    Thread->WaitIrql = OldIrql;
+    KiWriteIrql(HIGH_LEVEL);
+    KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Object, Irql, 0, (ULONG_PTR)Caller);
 }
 
 /* A wait by code that is not a schedulable thread (boot code before the
@@ -196,9 +197,10 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
                           KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Timeout,
                           PKWAIT_BLOCK WaitBlockArray)
 {
-    PKTHREAD Thread = KiCurrentThread();
     BOOLEAN ZeroTimeout = Timeout != NULL && Timeout->QuadPart == 0;
     BOOLEAN HasMutant = FALSE;
+    KIRQL Irql = KiReadIrqlInline();
+    PKTHREAD Thread;
     NTSTATUS Status;
     KIRQL OldIrql;
     ULONG64 Due = 0;
@@ -207,21 +209,31 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
     if (Count > MAXIMUM_WAIT_OBJECTS || (WaitBlockArray == NULL && Count > THREAD_WAIT_OBJECTS)) {
         KeBugCheckEx(MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, (ULONG_PTR)WaitBlockArray, 0, 0);
     }
+    /* The lock's level first: from there on the thread cannot move, so
+     * the PRCB names it without disabling interrupts (KiCurrentThread). */
+    if (Irql < DISPATCH_LEVEL) {
+        KiRaiseToDispatchInline();
+    }
+    Thread = KeGetCurrentPrcb()->CurrentThread;
     if (Thread != NULL && Thread->WaitNext) {
-        /* KeSetEvent(..., TRUE) and friends left the lock held. */
+        /* KeSetEvent(..., TRUE) and friends left the lock held; the IRQL
+         * rules apply to the level the caller had before that call. */
         Thread->WaitNext = FALSE;
         OldIrql = Thread->WaitIrql;
-    } else {
-        KIRQL Irql = KiReadIrql();
-        if (Irql > DISPATCH_LEVEL || (Irql == DISPATCH_LEVEL && !ZeroTimeout)) {
-            KiWriteIrql(HIGH_LEVEL);
-            KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, Count != 0 ? (ULONG_PTR)Object[0] : 0, Irql, 0,
-                         (ULONG_PTR)__builtin_return_address(0));
+        if (__builtin_expect(OldIrql >= DISPATCH_LEVEL && !ZeroTimeout, 0)) {
+            KiWaitIrqlError(Count != 0 ? Object[0] : NULL, OldIrql, __builtin_return_address(0));
         }
-        if (!ZeroTimeout && (Thread == NULL || Thread->IdleThread)) {
+    } else {
+        if (__builtin_expect(Irql > DISPATCH_LEVEL || (Irql == DISPATCH_LEVEL && !ZeroTimeout),
+                             0)) {
+            KiWaitIrqlError(Count != 0 ? Object[0] : NULL, Irql, __builtin_return_address(0));
+        }
+        if (__builtin_expect(!ZeroTimeout && (Thread == NULL || Thread->IdleThread), 0)) {
+            KiLowerFromDispatcherLock(Irql);
             return KiPollWait(Count, Object, WaitType, WaitReason, Timeout, WaitBlockArray);
         }
-        OldIrql = KiAcquireDispatcherLock();
+        KiAcquireDispatcherLockRaw();
+        OldIrql = Irql;
     }
     /* The timeout is fixed once: a wait restarted after kernel APCs ran
      * keeps the original deadline. */
@@ -275,7 +287,8 @@ Restart:
             goto Done;
         }
     }
-    if (Thread != NULL && OldIrql == PASSIVE_LEVEL && KiKernelApcDeliverable(Thread)) {
+    if (Thread != NULL && OldIrql == PASSIVE_LEVEL &&
+        !IsListEmpty(&Thread->ApcState.ApcListHead[KernelMode]) && KiKernelApcDeliverable(Thread)) {
         /* A kernel APC came in after the last delivery: run it first (as
          * NT does when it commits a wait), then wait again. */
         KiReleaseDispatcherLock(OldIrql);
@@ -328,7 +341,7 @@ Restart:
     Thread->Alertable = FALSE;
     /* Kernel APCs woke it: they run as the IRQL drops, then it waits
      * again (NT: kernel APCs interrupt even non-alertable waits). */
-    KeLowerIrql(OldIrql);
+    KiLowerFromDispatcherLock(OldIrql);
     if (Status == STATUS_KERNEL_APC) {
         HasMutant = FALSE;
         OldIrql = KiAcquireDispatcherLock();
@@ -341,10 +354,91 @@ Done:
     return Status;
 }
 
+/* KeWaitForSingleObject without a timeout: the waiting half of every
+ * hand-off between threads, straight through for its common case (not a
+ * mutant, not alertable, no kernel APC queued). Anything else goes to
+ * KiWaitForObjects, which gets the dispatcher lock this routine holds the
+ * way KeSetEvent(..., TRUE) hands it over (WaitNext), so the order of the
+ * checks there (signal, alert, APC delivery) is the order for every wait. */
+static NTSTATUS KiWaitForSingleObjectNoTimeout(PVOID Object, KWAIT_REASON WaitReason,
+                                               KPROCESSOR_MODE WaitMode, BOOLEAN Alertable)
+{
+    PDISPATCHER_HEADER Header = Object;
+    KIRQL Irql = KiReadIrqlInline();
+    PKWAIT_BLOCK Block;
+    PKTHREAD Thread;
+    NTSTATUS Status;
+    KIRQL OldIrql;
+    PKPRCB Prcb;
+
+    /* At the lock's level the thread cannot move: the PRCB names it. */
+    if (Irql < DISPATCH_LEVEL) {
+        KiRaiseToDispatchInline();
+    }
+    Prcb = KeGetCurrentPrcb();
+    Thread = Prcb->CurrentThread;
+    if (Thread != NULL && Thread->WaitNext) {
+        Thread->WaitNext = FALSE;
+        OldIrql = Thread->WaitIrql;
+        if (__builtin_expect(OldIrql >= DISPATCH_LEVEL, 0)) {
+            KiWaitIrqlError(Object, OldIrql, __builtin_return_address(0));
+        }
+    } else {
+        if (__builtin_expect(Irql >= DISPATCH_LEVEL, 0)) {
+            KiWaitIrqlError(Object, Irql, __builtin_return_address(0));
+        }
+        if (__builtin_expect(Thread == NULL || Thread->IdleThread, 0)) {
+            KiLowerFromDispatcherLock(Irql);
+            return KiPollWait(1, &Object, WaitAny, WaitReason, NULL, NULL);
+        }
+        KiAcquireDispatcherLockRaw();
+        OldIrql = Irql;
+    }
+
+    if (__builtin_expect(Header->Type == MutantObject || Alertable ||
+                             (OldIrql == PASSIVE_LEVEL &&
+                              !IsListEmpty(&Thread->ApcState.ApcListHead[KernelMode])),
+                         0)) {
+        KiHoldForWaitNext(OldIrql);
+        return KiWaitForObjects(1, &Object, WaitAny, WaitReason, WaitMode, Alertable, NULL, NULL);
+    }
+    if (Header->SignalState > 0) {
+        Status = STATUS_WAIT_0 | KiSatisfyObject(Header, Thread);
+        KiReleaseDispatcherLock(OldIrql);
+        return Status;
+    }
+
+    Block = &Thread->WaitBlock[0];
+    Block->Object = Object;
+    Block->WaitKey = 0;
+    Block->WaitType = WaitAny;
+    Block->Thread = Thread;
+    Block->BlockState = 1;
+    InsertTailList(&Header->WaitListHead, &Block->WaitListEntry);
+    Thread->WaitBlockList = Block;
+    Thread->WaitBlockCount = 1;
+    Thread->WaitMode = WaitMode;
+    Thread->WaitReason = (UCHAR)WaitReason;
+    Thread->WaitIrql = OldIrql;
+    Thread->WaitStatus = STATUS_SUCCESS;
+    Thread->State = Waiting;
+    Status = KiSwapThread(Thread, Prcb);
+    KiLowerFromDispatcherLock(OldIrql);
+    if (Status == STATUS_KERNEL_APC) {
+        /* Kernel APCs woke it and ran as the IRQL dropped: it waits
+         * again. */
+        return KiWaitForObjects(1, &Object, WaitAny, WaitReason, WaitMode, Alertable, NULL, NULL);
+    }
+    return Status;
+}
+
 NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason,
                                      KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                      PLARGE_INTEGER Timeout)
 {
+    if (Timeout == NULL) {
+        return KiWaitForSingleObjectNoTimeout(Object, WaitReason, WaitMode, Alertable);
+    }
     return KiWaitForObjects(1, &Object, WaitAny, WaitReason, WaitMode, Alertable, Timeout, NULL);
 }
 
