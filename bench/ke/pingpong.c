@@ -27,6 +27,7 @@ typedef struct PINGPONG {
     volatile LONG Turn;   /* 1: the partner's, 0: the benchmark's */
     volatile LONG Errors; /* turns found out of order */
     LONGLONG Visits;
+    BOOLEAN WaitNext; /* each side sets its event with Wait = TRUE */
 } PINGPONG;
 
 static VOID PingPongPartner(PVOID Context)
@@ -45,17 +46,18 @@ static VOID PingPongPartner(PVOID Context)
         }
         Game->Visits++;
         Game->Turn = 0;
-        KeSetEvent(&Game->Pong, IO_NO_INCREMENT, FALSE);
+        KeSetEvent(&Game->Pong, IO_NO_INCREMENT, Game->WaitNext);
     }
 }
 
-KEEL_BENCHMARK_EX(sched_pingpong, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = { "cross" })
+static VOID PingPongRun(KEEL_BENCH_STATE *State, BOOLEAN WaitNext)
 {
     PINGPONG Game = { 0 };
     HANDLE Partner;
     LONG Errors = 0;
 
     Game.Processor = KeelBenchRange(State, 0) != 0 ? 1 : 0;
+    Game.WaitNext = WaitNext;
     if (Game.Processor >= (ULONG)KeNumberProcessors) {
         KeelBenchSkipWithError(State, "needs a second processor");
         return;
@@ -70,7 +72,7 @@ KEEL_BENCHMARK_EX(sched_pingpong, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = {
 
     while (KeelBenchKeepRunning(State)) {
         Game.Turn = 1;
-        KeSetEvent(&Game.Ping, IO_NO_INCREMENT, FALSE);
+        KeSetEvent(&Game.Ping, IO_NO_INCREMENT, WaitNext);
         KeWaitForSingleObject(&Game.Pong, Executive, KernelMode, FALSE, NULL);
         if (Game.Turn != 0) {
             Errors++;
@@ -85,6 +87,11 @@ KEEL_BENCHMARK_EX(sched_pingpong, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = {
         return;
     }
     KeelBenchSetItemsProcessed(State, KeelBenchIterations(State));
+}
+
+KEEL_BENCHMARK_EX(sched_pingpong, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = { "cross" })
+{
+    PingPongRun(State, FALSE);
 }
 
 /* sched_pingpong_waitnext/cross:0|1: the same game with both sides
@@ -92,60 +99,7 @@ KEEL_BENCHMARK_EX(sched_pingpong, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = {
  * lock and DISPATCH_LEVEL for the wait that follows: NT's WaitNext), so
  * each half round trip takes the lock once instead of twice. Keel only
  * (no Linux peer); compare with sched_pingpong in the same run. */
-static VOID PingPongWaitNextPartner(PVOID Context)
-{
-    PINGPONG *Game = Context;
-
-    BenchPinCurrentThread(Game->Processor);
-    KeSetEvent(&Game->Pong, IO_NO_INCREMENT, FALSE); /* ready */
-    for (;;) {
-        KeWaitForSingleObject(&Game->Ping, Executive, KernelMode, FALSE, NULL);
-        if (Game->Stop) {
-            break;
-        }
-        if (Game->Turn != 1) {
-            Game->Errors++;
-        }
-        Game->Visits++;
-        Game->Turn = 0;
-        KeSetEvent(&Game->Pong, IO_NO_INCREMENT, TRUE);
-    }
-}
-
 KEEL_BENCHMARK_EX(sched_pingpong_waitnext, .ArgCount = 2, .Args = { 0, 1 }, .ArgNames = { "cross" })
 {
-    PINGPONG Game = { 0 };
-    HANDLE Partner;
-    LONG Errors = 0;
-
-    Game.Processor = KeelBenchRange(State, 0) != 0 ? 1 : 0;
-    if (Game.Processor >= (ULONG)KeNumberProcessors) {
-        KeelBenchSkipWithError(State, "needs a second processor");
-        return;
-    }
-    KeInitializeEvent(&Game.Ping, SynchronizationEvent, FALSE);
-    KeInitializeEvent(&Game.Pong, SynchronizationEvent, FALSE);
-    if (!BenchStartThread(PingPongWaitNextPartner, &Game, &Partner)) {
-        KeelBenchSkipWithError(State, "PsCreateSystemThread failed");
-        return;
-    }
-    KeWaitForSingleObject(&Game.Pong, Executive, KernelMode, FALSE, NULL);
-
-    while (KeelBenchKeepRunning(State)) {
-        Game.Turn = 1;
-        KeSetEvent(&Game.Ping, IO_NO_INCREMENT, TRUE);
-        KeWaitForSingleObject(&Game.Pong, Executive, KernelMode, FALSE, NULL);
-        if (Game.Turn != 0) {
-            Errors++;
-        }
-    }
-
-    Game.Stop = 1;
-    KeSetEvent(&Game.Ping, IO_NO_INCREMENT, FALSE);
-    BenchJoinThread(Partner);
-    if (Errors != 0 || Game.Errors != 0 || Game.Visits != KeelBenchIterations(State)) {
-        KeelBenchSkipWithError(State, "the turns did not alternate");
-        return;
-    }
-    KeelBenchSetItemsProcessed(State, KeelBenchIterations(State));
+    PingPongRun(State, TRUE);
 }

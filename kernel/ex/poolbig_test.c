@@ -364,17 +364,27 @@ static VOID BigReturnPages(PFN_NUMBER Head, PFN_NUMBER Count)
     MiPauseZeroPageThread(FALSE);
 }
 
-KTEST(ex_pool_bigcache, low_memory_flushes_and_retries)
+/* Empties the cache, then leaves one freed run of 8 pages in it. */
+static BOOLEAN BigCacheOneRun(VOID)
 {
-    PFN_NUMBER Head, Count, FreeDrained;
-    PUCHAR Held, Block;
-    SIZE_T CachedAfter;
+    PUCHAR Held;
 
     ExpFlushBigPageCache();
     Held = BigAllocate(POOL_FLAG_NON_PAGED, 8 * PAGE_SIZE);
-    KT_ASSERT_NOT_NULL(Held);
+    if (Held == NULL) {
+        return FALSE;
+    }
     BigFree(Held);
-    KT_ASSERT_EQ(ExpBigPageCachePages(), 8);
+    return ExpBigPageCachePages() == 8;
+}
+
+KTEST(ex_pool_bigcache, low_memory_flushes_and_retries)
+{
+    PFN_NUMBER Head, Count, FreeDrained;
+    PUCHAR Block;
+    SIZE_T CachedAfter;
+
+    KT_ASSERT_TRUE(BigCacheOneRun());
 
     Head = BigDrainFreePages(&Count);
     FreeDrained = MiFreePhysicalPageCount();
@@ -396,15 +406,11 @@ KTEST(ex_pool_bigcache, low_memory_flushes_and_retries)
 KTEST(ex_pool_bigcache, small_block_growth_flushes_the_cache)
 {
     PFN_NUMBER Head, Count;
-    PUCHAR Held, Chain = NULL;
+    PUCHAR Chain = NULL;
     SIZE_T CachedAfter;
     ULONG Taken = 0;
 
-    ExpFlushBigPageCache();
-    Held = BigAllocate(POOL_FLAG_NON_PAGED, 8 * PAGE_SIZE);
-    KT_ASSERT_NOT_NULL(Held);
-    BigFree(Held);
-    KT_ASSERT_EQ(ExpBigPageCachePages(), 8);
+    KT_ASSERT_TRUE(BigCacheOneRun());
 
     Head = BigDrainFreePages(&Count);
     for (; Taken < 65536; Taken++) {

@@ -74,4 +74,19 @@ static inline VOID KtSpinMs(ULONG Ms)
     }
 }
 
+/* Until Thread blocks in a wait for an Executive reason (bounded: FALSE
+ * after 2 seconds). */
+static inline BOOLEAN KtWaitUntilWaiting(PKTHREAD Thread)
+{
+    ULONG64 End = KtNowMs() + 2000;
+
+    while (Thread->State != Waiting || Thread->WaitReason != Executive) {
+        if (KtNowMs() > End) {
+            return FALSE;
+        }
+        KtSleepMs(1);
+    }
+    return TRUE;
+}
+
 #endif /* _KTESTTHREADS_ */

@@ -177,19 +177,6 @@ static VOID NTAPI KtWaiterThread(PVOID Context)
     Waiter->Elapsed = KtNowMs() - Start;
 }
 
-/* Waits until Thread is blocked in its wait (bounded). */
-static BOOLEAN KtWaitUntilWaiting(PKTHREAD Thread)
-{
-    ULONG64 End = KtNowMs() + 2000;
-    while (Thread->State != Waiting || Thread->WaitReason != Executive) {
-        if (KtNowMs() > End) {
-            return FALSE;
-        }
-        KtSleepMs(1);
-    }
-    return TRUE;
-}
-
 static VOID KtStartWaiter(KT_WAITER *Waiter, LONGLONG TimeoutMs, BOOLEAN Alertable,
                           KPROCESSOR_MODE Mode)
 {

@@ -30,20 +30,6 @@ static VOID NTAPI KtHandoffPartner(PVOID Context)
     KeSetEvent(&Handoff->Pong, IO_NO_INCREMENT, FALSE);
 }
 
-/* Until Thread blocks in a wait for an Executive reason (bounded). */
-static BOOLEAN KtUntilWaiting(PKTHREAD Thread)
-{
-    ULONG64 End = KtNowMs() + 2000;
-
-    while (Thread->State != Waiting || Thread->WaitReason != Executive) {
-        if (KtNowMs() > End) {
-            return FALSE;
-        }
-        KtSleepMs(1);
-    }
-    return TRUE;
-}
-
 /* Another active processor than the caller's, or 0. */
 static KAFFINITY KtOtherProcessor(VOID)
 {
@@ -85,7 +71,7 @@ KTEST(ke_handoff, waiter_priority_decides_who_runs_first)
         Thread =
             KtStartThread(KtHandoffPartner, &Handoff, Base + Cases[i].Delta, KtThisProcessor());
         KT_ASSERT_NOT_NULL(Thread);
-        KT_ASSERT_TRUE(KtUntilWaiting(Thread));
+        KT_ASSERT_TRUE(KtWaitUntilWaiting(Thread));
 
         Previous = KeSetEvent(&Handoff.Ping, Cases[i].Increment, FALSE);
         KT_EXPECT_EQ(Previous, 0);
@@ -137,10 +123,10 @@ KTEST(ke_handoff, wait_all_waiter_first_in_line)
     Any = (KT_MULTI_WAITER){ { &Sync, NULL }, 1, WaitAny, STATUS_PENDING };
     AllThread = KtStartThread(KtMultiWaiter, &All, 9, 0);
     KT_ASSERT_NOT_NULL(AllThread);
-    KT_ASSERT_TRUE(KtUntilWaiting(AllThread));
+    KT_ASSERT_TRUE(KtWaitUntilWaiting(AllThread));
     AnyThread = KtStartThread(KtMultiWaiter, &Any, 9, 0);
     KT_ASSERT_NOT_NULL(AnyThread);
-    KT_ASSERT_TRUE(KtUntilWaiting(AnyThread));
+    KT_ASSERT_TRUE(KtWaitUntilWaiting(AnyThread));
 
     KT_EXPECT_EQ(KeSetEvent(&Sync, IO_NO_INCREMENT, FALSE), 0);
     KT_EXPECT_EQ(KtJoin(AnyThread), STATUS_SUCCESS);
