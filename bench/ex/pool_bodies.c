@@ -436,6 +436,6 @@ void PoolBenchStartTogether(volatile unsigned *Arrived, unsigned Count)
 {
     __atomic_add_fetch(Arrived, 1, __ATOMIC_ACQ_REL);
     while (__atomic_load_n(Arrived, __ATOMIC_ACQUIRE) < Count) {
-        __builtin_ia32_pause();
+        POOL_CPU_RELAX();
     }
 }

@@ -46,7 +46,7 @@ std::vector<int64_t> RangeValues(int64_t Low, int64_t High, int Multiplier)
 
 unsigned ArgumentCount(const KEEL_BENCH_DEFINITION *Definition)
 {
-    if (Definition->HasRange || Definition->ArgCount > 0) {
+    if (Definition->ArgCount > 0) {
         return 1;
     }
     if (Definition->RangeCount > 0) {
@@ -62,10 +62,6 @@ void Configure(benchmark::internal::Benchmark *Bench, const KEEL_BENCH_DEFINITIO
 {
     int Multiplier = Definition->RangeMultiplier > 1 ? Definition->RangeMultiplier : 8;
 
-    if (Definition->HasRange) {
-        Bench->ArgsProduct(
-            { RangeValues(Definition->RangeLow, Definition->RangeHigh, Multiplier) });
-    }
     if (Definition->RangeCount > 0) {
         std::vector<std::vector<int64_t>> Product;
         for (int i = 0; i < Definition->RangeCount && i < KEEL_BENCH_MAX_DIMS; i++) {

@@ -22,7 +22,7 @@
  *
  * `keel bench` compares a measure across implementations by name: the
  * same benchmark name registered by Keel's binary and by a peer's
- * (bench/README.md); a label "vs other_name" also reports a ratio to
+ * (docs/benchmarks.md); a label "vs other_name" also reports a ratio to
  * other_name in the same binary.
  */
 #ifndef KEELBENCH_H
@@ -66,9 +66,6 @@ typedef struct KEEL_BENCH_RANGE {
 typedef struct KEEL_BENCH_DEFINITION {
     const char *Name;
     KEEL_BENCH_ROUTINE *Routine;
-    int HasRange; /* legacy form of RangeCount = 1 with Ranges[0] */
-    int64_t RangeLow;
-    int64_t RangeHigh;
     int RangeMultiplier; /* 8 when 0 */
     int RangeCount;
     KEEL_BENCH_RANGE Ranges[KEEL_BENCH_MAX_DIMS];
@@ -214,10 +211,10 @@ static inline void KeelBenchLatenessReport(KEEL_BENCH_STATE *State,
     }                                                                                              \
     static void KeelBenchRoutine_##name(KEEL_BENCH_STATE *State)
 
-#define KEEL_BENCHMARK(name) KEEL_BENCH_DEFINE_(name, .HasRange = 0)
+#define KEEL_BENCHMARK(name) KEEL_BENCH_DEFINE_(name, )
 
 #define KEEL_BENCHMARK_RANGE(name, low, high, multiplier)                                          \
-    KEEL_BENCH_DEFINE_(name, .HasRange = 1, .RangeLow = (low), .RangeHigh = (high),                \
+    KEEL_BENCH_DEFINE_(name, .RangeCount = 1, .Ranges = { { (low), (high) } },                     \
                        .RangeMultiplier = (multiplier))
 
 #define KEEL_BENCHMARK_ARGS(name, ...)                                                             \

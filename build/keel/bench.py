@@ -58,15 +58,14 @@ def run_binary(binary, quick, extra_args=(), timeout=900):
     if proc.returncode != 0:
         raise KeelError(f"{name} exited with status {proc.returncode}:\n{proc.stdout[-3000:]}")
     if "Failed to match any benchmarks" in proc.stdout:
-        return json_path, {"benchmarks": []}  # a filter that selects none here
+        return {"benchmarks": []}  # a filter that selects none here
     try:
-        data = json.load(open(json_path))
+        return json.load(open(json_path))
     except (OSError, ValueError) as e:
         raise KeelError(f"{name}: cannot read {rel(json_path)}: {e}")
-    return json_path, data
 
 
-def run_host(out, quick, results, extra_args=(), echo=True):
+def run_host(out, quick, results, extra_args=()):
     """Every host benchmark binary; returns [(binary, entries)]."""
     binaries = [b for b in list_benchmarks(out) if os.path.exists(b)]
     if not binaries:
@@ -74,16 +73,14 @@ def run_host(out, quick, results, extra_args=(), echo=True):
     runs = []
     for binary in binaries:
         name = os.path.basename(binary)
-        if echo:
-            log(f"bench: {name}")
-        json_path, data = run_binary(binary, quick, extra_args)
-        entries = data.get("benchmarks", [])
+        log(f"bench: {name}")
+        entries = run_binary(binary, quick, extra_args).get("benchmarks", [])
         results.add("host", benchreport.impl_of_binary(name), entries)
         runs.append((binary, entries))
     return runs
 
 
-def run_guests(out, quick, accels, results, echo=True):
+def run_guests(out, quick, accels, results):
     """Keel's in-kernel suite and the Linux peer, booted with the same QEMU
     settings, per accelerator; returns [(label, entries)]."""
     import guestbench
@@ -93,8 +90,7 @@ def run_guests(out, quick, accels, results, echo=True):
     for accel in accels:
         suite = f"guest-{accel}"
         for impl, runner in ((benchreport.KEEL, guestbench.run_keel_guest), ("linux", linuxguest.run_linux_guest)):
-            if echo:
-                log(f"bench: {impl} guest ({accel.upper()})")
+            log(f"bench: {impl} guest ({accel.upper()})")
             try:
                 data = runner(out, accel, quick)
             except KeelError as e:
@@ -145,7 +141,8 @@ def report(results, quick):
     """The comparison tables and the targets, as text (printed) and as
     markdown + JSON under out/bench/ (docs/benchmarks.md quotes them)."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text, md = [], [f"Measured {stamp} on {machine_description()}" + (" (quick run: not a measurement)" if quick else "") + "."]
+    machine = machine_description()
+    text, md = [], [f"Measured {stamp} on {machine}" + (" (quick run: not a measurement)" if quick else "") + "."]
     for suite in results.suites():
         rows = benchreport.comparison_rows(results, suite)
         text += [f"\n{suite}: Keel against its peers (ratio = Keel / peer; lower is better)", benchreport.text_table(rows)]
@@ -160,7 +157,7 @@ def report(results, quick):
     with open(aux_dir("bench", f"report{suffix}.json"), "w") as f:
         json.dump(
             {
-                "machine": machine_description(),
+                "machine": machine,
                 "date": stamp,
                 "quick": quick,
                 "targets": [
@@ -174,17 +171,6 @@ def report(results, quick):
     return "\n".join(text)
 
 
-def run_all(out, quick, host=True, guest=True, accels=ACCELS, extra_args=(), echo=True):
-    """Runs the selected benchmarks; returns (Results, [(label, entries)])."""
-    results = benchreport.Results()
-    runs = []
-    if host:
-        runs += run_host(out, quick, results, extra_args, echo)
-    if guest:
-        runs += run_guests(out, quick, accels, results, echo)
-    return results, runs
-
-
 def cmd_bench(args):
     out = build_dir(False)
     gen(out)
@@ -193,14 +179,19 @@ def cmd_bench(args):
     guest = not args.host or args.guest
     if args.bench_args and not args.guest:
         guest = False  # Google Benchmark flags select host benchmarks
-    accels = ("tcg",) if args.quick and not args.accel else ACCELS
     if args.accel:
         accels = tuple(args.accel.split(","))
+    else:
+        accels = ("tcg",) if args.quick else ACCELS
     extra = list(args.bench_args)
     if args.repetitions:
         # The median of N runs per benchmark (benchreport reads it).
         extra += [f"--benchmark_repetitions={args.repetitions}"]
-    results, _ = run_all(out, args.quick, host, guest, accels, extra)
+    results = benchreport.Results()
+    if host:
+        run_host(out, args.quick, results, extra)
+    if guest:
+        run_guests(out, args.quick, accels, results)
     print(report(results, args.quick), flush=True)
     print(f"\nJSON and report: {rel(aux_dir('bench'))}/", flush=True)
     if args.plot:

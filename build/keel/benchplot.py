@@ -10,9 +10,11 @@ import subprocess
 import benchreport
 from common import KeelError
 
-# (file stem, title, x label, y label, log x, log y, [(suite, series regex)])
-# Each regex has groups "x" (a number) and optionally "series"; a series
-# per implementation unless the regex names one.
+# (file stem, title, x label, y label, log x, log y, suite, name regex,
+# metric). The regex's group "x" is the x value; a series per
+# implementation (select-next, whose regex also has "levels", draws two per
+# implementation: ready threads at one level, and levels). The metric is
+# "time" (the measure's value) or a counter, plotted in millions.
 CHARTS = [
     (
         "pool_latency",

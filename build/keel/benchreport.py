@@ -117,6 +117,14 @@ def ratio(a, b):
     return a[0] / b[0]
 
 
+def best_peer(results, suite, name):
+    """(peer, value) of the peer with the lowest value for name, or
+    (None, None) when no peer measured it."""
+    measured = [(p, value(results.get(suite, p, name))) for p in results.peers(suite)]
+    measured = [(p, v) for p, v in measured if v is not None]
+    return min(measured, key=lambda pv: pv[1][0]) if measured else (None, None)
+
+
 def comparison_rows(results, suite):
     """One row per measure Keel has in the suite: Keel's value, each peer's
     value with Keel's ratio to it, and the ratio to the best peer."""
@@ -134,12 +142,9 @@ def comparison_rows(results, suite):
             r = ratio(mine, value(results.get(suite, KEEL, other)))
             if r is not None:
                 cells[1] += f" ({r:.2f}x {other})"
-        best = None
         for peer in peers:
             theirs = value(results.get(suite, peer, name))
             r = ratio(mine, theirs)
-            if theirs is not None and (best is None or theirs[0] < best[0]):
-                best = theirs
             if theirs is None:
                 failed = results.get(suite, peer, name)
                 cells.append("failed" if failed and failed.get("error_occurred") else "")
@@ -148,7 +153,7 @@ def comparison_rows(results, suite):
             else:
                 cells.append(format_value(theirs))
         if peers:
-            r = ratio(mine, best)
+            r = ratio(mine, best_peer(results, suite, name)[1])
             cells.append(f"{r:.2f}x" if r is not None else "")
         rows.append(cells)
     # Measures only peers have (their floors and extras) come after Keel's.
@@ -181,40 +186,26 @@ def _error(entry):
 POOL_SMALL = (16, 32, 64, 128, 256)
 OVERHEAD_SMALL = (16, 32, 48, 64, 96, 128, 192, 256)
 
+def _vs_best_peer(text, name, limit, family, suite="host"):
+    return (text, ("best_peer", suite, name), limit, family)
+
+
 TARGETS = (
     [
-        (
-            f"pool alloc+free pair {s} B, one processor",
-            ("best_peer", "host", f"pool_alloc_free/size:{s}"),
-            1.0,
-            "pool-pair",
-        )
+        _vs_best_peer(f"pool alloc+free pair {s} B, one processor", f"pool_alloc_free/size:{s}", 1.0, "pool-pair")
         for s in POOL_SMALL
     ]
     + [
-        (
-            f"pool 1,000 allocs then 1,000 frees, {s} B",
-            ("best_peer", "host", f"pool_batch/size:{s}"),
-            1.2,
-            "pool-batch",
-        )
+        _vs_best_peer(f"pool 1,000 allocs then 1,000 frees, {s} B", f"pool_batch/size:{s}", 1.2, "pool-batch")
         for s in (16, 64, 256)
     ]
     + [
-        (
-            f"pool cross-processor frees, {s} B",
-            ("best_peer", "host", f"pool_cross_processor/size:{s}"),
-            1.2,
-            "pool-cross",
-        )
+        _vs_best_peer(f"pool cross-processor frees, {s} B", f"pool_cross_processor/size:{s}", 1.2, "pool-cross")
         for s in (16, 64, 256)
     ]
     + [
-        (
-            "pool alloc+free, 64 B, on 1..all processors",
-            ("best_peer", "host", "pool_scaling/size:64/threads:*"),
-            1.2,
-            "pool-scaling",
+        _vs_best_peer(
+            "pool alloc+free, 64 B, on 1..all processors", "pool_scaling/size:64/threads:*", 1.2, "pool-scaling"
         )
     ]
     + [
@@ -247,20 +238,22 @@ TARGETS = (
         ),
     ]
     + [
-        entry
+        target
         for accel in ("tcg", "kvm")
-        for entry in (
-            (
+        for target in (
+            _vs_best_peer(
                 f"guest event ping-pong, one processor ({accel.upper()}) vs Linux futex",
-                ("best_peer", f"guest-{accel}", "guest_pingpong/cross:0"),
+                "guest_pingpong/cross:0",
                 0.5,
                 "guest-pingpong",
+                suite=f"guest-{accel}",
             ),
-            (
+            _vs_best_peer(
                 f"guest boot to system ready ({accel.upper()}) vs Linux boot to init",
-                ("best_peer", f"guest-{accel}", "guest_boot/ready"),
+                "guest_boot/ready",
                 0.1,
                 "guest-boot",
+                suite=f"guest-{accel}",
             ),
         )
     ]
@@ -316,13 +309,8 @@ def evaluate_targets(results, suites=None):
         for name in _expand(results, suite, spec[2]):
             mine = value(results.get(suite, KEEL, name))
             if kind == "best_peer":
-                refs = [
-                    (p, value(results.get(suite, p, name)))
-                    for p in results.peers(suite)
-                ]
-                refs = [(p, v) for p, v in refs if v is not None]
-                ref_name, ref = min(refs, key=lambda pv: pv[1][0]) if refs else ("no peer", None)
-                reference = f"{ref_name} {name}"
+                ref_name, ref = best_peer(results, suite, name)
+                reference = f"{ref_name or 'no peer'} {name}"
             elif kind == "keel":
                 ref = value(results.get(suite, KEEL, spec[3]))
                 reference = f"keel {spec[3]}"

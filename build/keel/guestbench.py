@@ -6,8 +6,8 @@
 #
 #   python3 build/keel/guestbench.py [--accel tcg|kvm] [--quick] [--filter GLOB]
 #
-# The Linux guest peer (keel_bench_peer_linux) boots with the same QEMU
-# settings, GUEST_QEMU, so the two can be compared entry by entry.
+# The Linux guest peer (linuxguest.py) boots with the same QEMU settings,
+# GUEST_QEMU, so the two can be compared entry by entry.
 
 import datetime
 import json
@@ -91,7 +91,7 @@ def parse_console(text):
     return Console(entries, phases, KBENCH_DONE.search(text) is not None, bad)
 
 
-def _gbench_entry(name, family_index, instance_index, fields):
+def gbench_entry(name, family_index, instance_index, fields):
     """Google Benchmark's fields around the kernel's (which win)."""
     entry = {
         "name": name,
@@ -108,9 +108,10 @@ def _gbench_entry(name, family_index, instance_index, fields):
     return entry
 
 
-def _ms_entry(name, family_index, instance_index, ms):
+def ms_entry(name, family_index, instance_index, ms):
+    """A one-iteration entry of ms milliseconds (boot times)."""
     fields = {"iterations": 1, "real_time": ms, "cpu_time": ms, "time_unit": "ms"}
-    return _gbench_entry(name, family_index, instance_index, fields)
+    return gbench_entry(name, family_index, instance_index, fields)
 
 
 def benchmark_entries(console, host_ready_ms=None):
@@ -122,7 +123,7 @@ def benchmark_entries(console, host_ready_ms=None):
     for entry in console.entries:
         family = entry["name"].split("/", 1)[0]
         index = families.setdefault(family, [len(families), 0])
-        out.append(_gbench_entry(entry["name"], index[0], index[1], entry))
+        out.append(gbench_entry(entry["name"], index[0], index[1], entry))
         index[1] += 1
     family_index = len(families)
     instance = 0
@@ -131,11 +132,11 @@ def benchmark_entries(console, host_ready_ms=None):
             name = "guest_boot/ready"
         else:
             name = "guest_boot/phase:" + phase.replace(" ", "_")
-        out.append(_ms_entry(name, family_index, instance, ms))
+        out.append(ms_entry(name, family_index, instance, ms))
         instance += 1
     if host_ready_ms is not None:
         name = "guest_boot/host_observed_ready"
-        out.append(_ms_entry(name, family_index, instance, host_ready_ms))
+        out.append(ms_entry(name, family_index, instance, host_ready_ms))
     return out
 
 

@@ -20,12 +20,9 @@ import sys
 import time
 import zlib
 
+import qemu
 from common import KeelError, aux_dir, build_dir, log, rel, tail
-
-# Keel's guest runs with these (build/keel/guestbench.py GUEST_QEMU); the
-# peer must match them.
-MEMORY = "256M"
-SMP = 2
+from guestbench import GUEST_QEMU, gbench_entry, ms_entry  # the same machine as Keel's guest
 
 # The static program, where the host toolchain puts it (bench/guest/linux/BUILD.gn).
 PROGRAM = os.path.join("guest", "linux_guestbench")
@@ -248,50 +245,23 @@ def parse_console(text):
     return result
 
 
-def gbench_entry(entry, index):
-    """A console result with the fields Google Benchmark writes for one run."""
-    out = {
-        "name": entry["name"],
-        "family_index": index,
-        "per_family_instance_index": 0,
-        "run_name": entry["name"],
-        "run_type": "iteration",
-        "repetitions": 1,
-        "repetition_index": 0,
-        "threads": 1,
-    }
-    out.update(entry)
-    return out
-
-
 def results(parsed, accel, kernel_version, mintime_ms, host_ready_ms):
     """The Google Benchmark-shaped document of one run."""
-    benchmarks = [gbench_entry(e, i) for i, e in enumerate(parsed["benchmarks"])]
+    benchmarks = [gbench_entry(e["name"], i, 0, e) for i, e in enumerate(parsed["benchmarks"])]
     if host_ready_ms is not None:
-        benchmarks.append(
-            gbench_entry(
-                {
-                    "name": HOST_OBSERVED,
-                    "iterations": 1,
-                    "real_time": host_ready_ms,
-                    "cpu_time": host_ready_ms,
-                    "time_unit": "ms",
-                },
-                len(benchmarks),
-            )
-        )
+        benchmarks.append(ms_entry(HOST_OBSERVED, len(benchmarks), 0, host_ready_ms))
     guest = parsed["context"]
     context = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host_name": socket.gethostname(),
         "executable": "linux guest: /init = bench/guest/linux/guestbench.c",
-        "num_cpus": guest.get("cpus", SMP),
+        "num_cpus": guest.get("cpus", GUEST_QEMU["smp"]),
         "library_build_type": "release",
         "accel": accel,
         "kernel": kernel_version,
         "guest_uname": guest.get("kernel", ""),
-        "smp": SMP,
-        "memory": MEMORY,
+        "smp": GUEST_QEMU["smp"],
+        "memory": GUEST_QEMU["memory"],
         "mintime_ms": mintime_ms,
     }
     return {"context": context, "benchmarks": benchmarks}
@@ -303,9 +273,7 @@ def results(parsed, accel, kernel_version, mintime_ms, host_ready_ms):
 def qemu_command(kernel, initramfs, cmdline, accel):
     # qemu.command() is the command line of every Keel boot: the same
     # machine (memory, processors, devices, default CPU model) for both.
-    from qemu import command
-
-    return command(kernel, initramfs, cmdline, memory=MEMORY, smp=SMP, accel=accel)
+    return qemu.command(kernel, initramfs, cmdline, accel=accel, **GUEST_QEMU)
 
 
 def _kernel_image(boot):
@@ -323,8 +291,6 @@ def _kernel_image(boot):
 def run_linux_guest(out_dir=None, accel="tcg", quick=False, timeout=None, echo=False, boot=BOOT):
     """Boots the Linux guest once and returns its results (Google Benchmark
     JSON shape). out_dir is the GN build directory holding the program."""
-    from qemu import describe_status, run_headless
-
     program = os.path.join(out_dir or build_dir(False), PROGRAM)
     if not os.path.exists(program):
         raise KeelError(f"{rel(program)} is not built (//bench/guest/linux:linux_guestbench)")
@@ -355,7 +321,7 @@ def run_linux_guest(out_dir=None, accel="tcg", quick=False, timeout=None, echo=F
                 return True
         return False
 
-    status, output, seconds = run_headless(cmd, timeout, echo=echo, stop_when=watch)
+    status, output, seconds = qemu.run_headless(cmd, timeout, echo=echo, stop_when=watch)
     parsed = parse_console(output)
     what = f"Linux guest ({accel}, {boot}, {os.path.basename(vmlinuz)})"
     if "kvm_failure" in marks:
@@ -365,7 +331,7 @@ def run_linux_guest(out_dir=None, accel="tcg", quick=False, timeout=None, echo=F
             f"{tail(output, 40)}"
         )
     if not parsed["done"]:
-        why = "timed out" if status is None else describe_status(status)
+        why = qemu.describe_status(status)
         raise KeelError(
             f"{what}: no `kbench: done` ({why} after {seconds:.1f} s); console tail:\n"
             f"{tail(output, 30)}"
@@ -389,13 +355,11 @@ def run_linux_guest(out_dir=None, accel="tcg", quick=False, timeout=None, echo=F
 
 def run_shell(accel="tcg", out_dir=None, boot=BOOT):
     """The same machine with busybox's shell as init, on this terminal."""
-    from qemu import run_interactive
-
     program = os.path.join(out_dir or build_dir(False), PROGRAM)
     kernel, _, _ = _kernel_image(boot)
     initramfs = build_initramfs(program)
     cmd = qemu_command(kernel, initramfs, "console=ttyS0 panic=-1 rdinit=/bin/sh", accel)
-    return run_interactive(cmd)
+    return qemu.run_interactive(cmd)
 
 
 def main(argv):

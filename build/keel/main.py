@@ -85,7 +85,7 @@ def _parser():
     )
     s.add_argument("--host", action="store_true", help="only the host benchmark binaries")
     s.add_argument("--guest", action="store_true", help="only the QEMU guests (Keel and Linux)")
-    s.add_argument("--accel", help="guest accelerators: tcg, kvm or tcg,kvm (default both)")
+    s.add_argument("--accel", help="guest accelerators: tcg, kvm or tcg,kvm (default both; tcg with --quick)")
     s.add_argument("--plot", action="store_true", help="charts with gnuplot under out/bench/plots/")
     s.add_argument(
         "--repetitions", type=int, help="run each host benchmark N times and report the median"

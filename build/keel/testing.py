@@ -13,6 +13,7 @@ import tempfile
 import time
 
 import bench
+import benchreport
 import ddk
 import fuzz
 import gnbuild
@@ -29,8 +30,8 @@ FUZZ_TIMEOUT = 180
 
 BANNER = re.compile(r"^Keel \d+\.\d+\.\d+ \(NT 10\.0 x64, (free|checked) build\)", re.M)
 READY = re.compile(r"^boot: system ready at (\d+\.\d+) ms", re.M)
-# *** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX)
-STOP = re.compile(r"^\*\*\* STOP: 0x([0-9A-F]{8}) \((0x[0-9A-F]{16},?){4}\)", re.M)
+# *** STOP: 0x%08X (0x%016llX,0x%016llX,0x%016llX,0x%016llX): code, P1
+STOP = re.compile(r"^\*\*\* STOP: 0x([0-9A-F]{8}) \(0x([0-9A-F]{16})(?:,0x[0-9A-F]{16}){3}\)", re.M)
 
 
 class Results:
@@ -227,6 +228,41 @@ def _ktap_results(results, prefix, text, extra_ok=True, extra_message=""):
     return report
 
 
+def _run_hosted_ktap(results, name, argv, env=None):
+    """Runs a hosted ktest binary and reports its KTAP case by case. Exit
+    status 1 with failed cases is expected; anything else (a sanitizer
+    abort, a timeout, a clean run exiting non-zero) is its own failure with
+    the stderr tail. stdout carries the KTAP; sanitizer reports go to
+    stderr, which is returned."""
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=HOSTED_TIMEOUT,
+        )
+        status = proc.returncode
+        stdout = proc.stdout.decode("utf-8", "replace")
+        stderr = proc.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        status = None
+        stdout = (e.stdout or b"").decode("utf-8", "replace")
+        stderr = (e.stderr or b"").decode("utf-8", "replace")
+    report = ktap.parse(stdout)
+    any_failed = any(c.status == "fail" for c in report.cases) or report.errors
+    extra_ok = status == 0 or (status == 1 and any_failed)
+    command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv))
+    message = (
+        f"{command} {'timed out' if status is None else f'exited with status {status}'}\n"
+        + tail(stderr, 40)
+    )
+    _ktap_results(results, name, stdout, extra_ok, message)
+    return stderr
+
+
 def hosted_ktest(results, out, built_ok):
     # Once per processor count: the hosted processors are host threads.
     for processors in HOSTED_KTEST_PROCESSORS:
@@ -247,78 +283,6 @@ def hosted_bugcheck(results, out, built_ok):
     start = time.monotonic()
     _run_hosted_ktap(results, "bugcheck hosted", [binary, "--bugcheck"])
     print(f"     {time.monotonic() - start:.2f} s")
-
-
-def _bugcheck_cases(out, built_ok):
-    """[(name, code, p1 or None)] from ktest_hosted --bugcheck-list (the
-    same test sources are linked into ntoskrnl.exe)."""
-    binary = _have(out, gnbuild.KTEST_HOSTED, built_ok)
-    if binary is None:
-        raise KeelError(f"{gnbuild.KTEST_HOSTED} not built (it lists the cases)")
-    status, text = capture([binary, "--bugcheck-list"])
-    if status != 0:
-        raise KeelError(f"ktest_hosted --bugcheck-list exited with {status}\n" + tail(text, 20))
-    cases = []
-    for line in text.split("\n"):
-        fields = line.split()
-        if len(fields) in (2, 3) and "." in fields[0]:
-            p1 = int(fields[2], 16) if len(fields) == 3 else None
-            cases.append((fields[0], int(fields[1], 16), p1))
-    return cases
-
-
-# Extra console checks for some QEMU bug check cases: the pool names the
-# block's tag before it stops.
-BUGCHECK_CONSOLE = {
-    "ex_pool_misuse.double_free": r"^pool: double free .*\(tag 'Ktbc'\)",
-    "ex_pool_misuse.free_wrong_tag": r"^pool: free with the wrong tag \(tag 'Ktbc'\)",
-}
-
-
-def _judge_bugcheck_boot(name, code, p1, boot):
-    """None when the boot stopped as the case expects, else why not."""
-    m = STOP.search(boot.output)
-    if boot.status == qemu.STATUS_SUCCESS and re.search(r"^ktest: SKIP ", boot.output, re.M):
-        return "skip"
-    if m is None:
-        return "no *** STOP: line"
-    got = int(m.group(1), 16)
-    got_p1 = int(m.group(0).split("(", 1)[1].split(",", 1)[0], 16)
-    if got != code:
-        return f"stopped with 0x{got:08X}, expected 0x{code:08X}"
-    if p1 is not None and got_p1 != p1:
-        return f"stopped with 0x{got:08X} but P1 0x{got_p1:X}, expected P1 0x{p1:X}"
-    if boot.status != qemu.STATUS_BUGCHECK:
-        return f"QEMU status {boot.status}, expected {qemu.STATUS_BUGCHECK}"
-    extra = BUGCHECK_CONSOLE.get(name)
-    if extra and not re.search(extra, boot.output, re.M):
-        return f"no console line matching {extra}"
-    return None
-
-
-def qemu_bugcheck(results, out, built_ok):
-    _step("bug check cases (QEMU, TCG, one boot each)")
-    kernel = _have(out, gnbuild.NTOSKRNL, built_ok)
-    loader = _have(out, gnbuild.LOADER, built_ok)
-    if kernel is None or loader is None:
-        results.add("bugcheck qemu", False, "ntoskrnl.exe or keelldr not built")
-        return
-    cases = _bugcheck_cases(out, built_ok)
-    results.add("bugcheck qemu: cases registered", bool(cases), "no KTEST_BUGCHECK cases")
-    image = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
-    start = time.monotonic()
-    # Independent boots: a few at a time.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        boots = list(pool.map(lambda c: _boot(out, image, f"bugcheck={c[0]}"), cases))
-    for (name, code, p1), boot in zip(cases, boots):
-        why = _judge_bugcheck_boot(name, code, p1, boot)
-        if why == "skip":
-            results.skip(f"bugcheck qemu: {name}", "the case skipped itself")
-            continue
-        results.add(
-            f"bugcheck qemu: {name}", why is None, f"{why}\n{_console(boot, 25)}", echo=why is not None
-        )
-    print(f"bugcheck qemu: {len(cases)} cases in {time.monotonic() - start:.1f} s", flush=True)
 
 
 def _hosted_ktest_run(results, out, built_ok, processors):
@@ -356,6 +320,16 @@ def _boot(out, image, cmdline, timeout=QEMU_TIMEOUT, smp=1):
     return Boot(status, output, seconds)
 
 
+def _bootable_kernel(results, out, built_ok, name):
+    """ntoskrnl.exe when it and the loader are built (what _boot needs);
+    otherwise a failed test `name` and None."""
+    kernel = _have(out, gnbuild.NTOSKRNL, built_ok)
+    if kernel is None or _have(out, gnbuild.LOADER, built_ok) is None:
+        results.add(name, False, "ntoskrnl.exe or keelldr not built")
+        return None
+    return kernel
+
+
 def _console(boot, lines=30):
     status = qemu.describe_status(boot.status)
     return f"QEMU: {status} after {boot.seconds:.1f} s; console tail:\n" + tail(boot.output, lines)
@@ -363,10 +337,8 @@ def _console(boot, lines=30):
 
 def qemu_ktest(results, out, built_ok, extra_drivers):
     _step("ktest (in QEMU, TCG)")
-    kernel = _have(out, gnbuild.NTOSKRNL, built_ok)
-    loader = _have(out, gnbuild.LOADER, built_ok)
-    if kernel is None or loader is None:
-        results.add("ktest qemu", False, "ntoskrnl.exe or keelldr not built")
+    kernel = _bootable_kernel(results, out, built_ok, "ktest qemu")
+    if kernel is None:
         return
     image = images.compose(aux_dir("images", "ktest.cpio"), kernel, extra_drivers)
     # The whole suite on one processor and on four (SMP paths: IPIs,
@@ -389,17 +361,84 @@ def qemu_ktest(results, out, built_ok, extra_drivers):
         )
 
 
+def _bugcheck_cases(out, built_ok):
+    """[(name, code, p1 or None)] from ktest_hosted --bugcheck-list (the
+    same test sources are linked into ntoskrnl.exe)."""
+    binary = _have(out, gnbuild.KTEST_HOSTED, built_ok)
+    if binary is None:
+        raise KeelError(f"{gnbuild.KTEST_HOSTED} not built (it lists the cases)")
+    status, text = capture([binary, "--bugcheck-list"])
+    if status != 0:
+        raise KeelError(f"ktest_hosted --bugcheck-list exited with {status}\n" + tail(text, 20))
+    cases = []
+    for line in text.split("\n"):
+        fields = line.split()
+        if len(fields) in (2, 3) and "." in fields[0]:
+            p1 = int(fields[2], 16) if len(fields) == 3 else None
+            cases.append((fields[0], int(fields[1], 16), p1))
+    return cases
+
+
+# Extra console checks for some QEMU bug check cases: the pool names the
+# block's tag before it stops.
+BUGCHECK_CONSOLE = {
+    "ex_pool_misuse.double_free": r"^pool: double free .*\(tag 'Ktbc'\)",
+    "ex_pool_misuse.free_wrong_tag": r"^pool: free with the wrong tag \(tag 'Ktbc'\)",
+}
+
+
+def _judge_bugcheck_boot(name, code, p1, boot):
+    """None when the boot stopped as the case expects, else why not."""
+    m = STOP.search(boot.output)
+    if boot.status == qemu.STATUS_SUCCESS and re.search(r"^ktest: SKIP ", boot.output, re.M):
+        return "skip"
+    if m is None:
+        return "no *** STOP: line"
+    got, got_p1 = int(m.group(1), 16), int(m.group(2), 16)
+    if got != code:
+        return f"stopped with 0x{got:08X}, expected 0x{code:08X}"
+    if p1 is not None and got_p1 != p1:
+        return f"stopped with 0x{got:08X} but P1 0x{got_p1:X}, expected P1 0x{p1:X}"
+    if boot.status != qemu.STATUS_BUGCHECK:
+        return f"QEMU status {boot.status}, expected {qemu.STATUS_BUGCHECK}"
+    extra = BUGCHECK_CONSOLE.get(name)
+    if extra and not re.search(extra, boot.output, re.M):
+        return f"no console line matching {extra}"
+    return None
+
+
+def qemu_bugcheck(results, out, built_ok):
+    _step("bug check cases (QEMU, TCG, one boot each)")
+    kernel = _bootable_kernel(results, out, built_ok, "bugcheck qemu")
+    if kernel is None:
+        return
+    cases = _bugcheck_cases(out, built_ok)
+    results.add("bugcheck qemu: cases registered", bool(cases), "no KTEST_BUGCHECK cases")
+    image = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
+    start = time.monotonic()
+    # Independent boots: a few at a time.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        boots = list(pool.map(lambda c: _boot(out, image, f"bugcheck={c[0]}"), cases))
+    for (name, code, p1), boot in zip(cases, boots):
+        why = _judge_bugcheck_boot(name, code, p1, boot)
+        if why == "skip":
+            results.skip(f"bugcheck qemu: {name}", "the case skipped itself")
+            continue
+        results.add(
+            f"bugcheck qemu: {name}", why is None, f"{why}\n{_console(boot, 25)}", echo=why is not None
+        )
+    print(f"bugcheck qemu: {len(cases)} cases in {time.monotonic() - start:.1f} s", flush=True)
+
+
 def smoke(results, out, built_ok, hello):
     _step("boot smoke tests (QEMU, TCG)")
-    kernel = _have(out, gnbuild.NTOSKRNL, built_ok)
-    loader = _have(out, gnbuild.LOADER, built_ok)
-    if kernel is None or loader is None:
-        results.add("boot", False, "ntoskrnl.exe or keelldr not built")
+    kernel = _bootable_kernel(results, out, built_ok, "boot")
+    if kernel is None:
         return
 
     # Banner and boot phases with the kernel alone.
-    image = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
-    boot = _boot(out, image, "shutdown")
+    kernel_only = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
+    boot = _boot(out, kernel_only, "shutdown")
     results.add("boot: banner", BANNER.search(boot.output) is not None, _console(boot))
     results.add(
         "boot: phases reach 'boot: system ready'", boot.ready_ms() is not None, _console(boot)
@@ -470,8 +509,7 @@ def smoke(results, out, built_ok, hello):
         results.add("boot: crashdrv.sys -> QEMU status 37", bugcheck, _console(boot))
 
     # The "crash" command-line option: MANUALLY_INITIATED_CRASH (0xE2).
-    image = images.compose(aux_dir("images", "kernel-only.cpio"), kernel)
-    boot = _boot(out, image, "crash")
+    boot = _boot(out, kernel_only, "crash")
     m = STOP.search(boot.output)
     results.add(
         "boot: 'crash' option -> STOP 0x000000E2, status 37",
@@ -605,7 +643,7 @@ def benchmarks(results, out, built_ok):
     if not binaries or stale:
         results.add("bench: binaries built", False, "not built: " + " ".join(stale or ["any"]))
         return
-    report = bench.benchreport.Results()
+    report = benchreport.Results()
     for label, run in (
         ("host", lambda: bench.run_host(out, True, report)),
         ("guests (TCG)", lambda: bench.run_guests(out, True, ("tcg",), report)),
@@ -626,7 +664,7 @@ def benchmarks(results, out, built_ok):
                     echo=bool(err),
                 )
     print(bench.report(report, True), flush=True)
-    missing = bench.benchreport.missing_inputs(report, ("host", "guest-tcg"))
+    missing = benchreport.missing_inputs(report, ("host", "guest-tcg"))
     results.add("bench: every target has its measures", not missing, "\n".join(missing))
 
 
@@ -675,38 +713,3 @@ def cmd_test(args):
     print(f"keel test took {elapsed:.1f} s")
     print(f"{results.passed} passed, {results.failed} failed", flush=True)
     return 0 if results.failed == 0 else 1
-
-
-def _run_hosted_ktap(results, name, argv, env=None):
-    """Runs a hosted ktest binary and reports its KTAP case by case. Exit
-    status 1 with failed cases is expected; anything else (a sanitizer
-    abort, a timeout, a clean run exiting non-zero) is its own failure with
-    the stderr tail. stdout carries the KTAP; sanitizer reports go to
-    stderr, which is returned."""
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            timeout=HOSTED_TIMEOUT,
-        )
-        status = proc.returncode
-        stdout = proc.stdout.decode("utf-8", "replace")
-        stderr = proc.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        status = None
-        stdout = (e.stdout or b"").decode("utf-8", "replace")
-        stderr = (e.stderr or b"").decode("utf-8", "replace")
-    report = ktap.parse(stdout)
-    any_failed = any(c.status == "fail" for c in report.cases) or report.errors
-    extra_ok = status == 0 or (status == 1 and any_failed)
-    command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv))
-    message = (
-        f"{command} {'timed out' if status is None else f'exited with status {status}'}\n"
-        + tail(stderr, 40)
-    )
-    _ktap_results(results, name, stdout, extra_ok, message)
-    return stderr

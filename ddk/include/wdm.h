@@ -101,6 +101,7 @@ void *__cdecl memmove(void *Destination, const void *Source, size_t Count);
 void *__cdecl memset(void *Destination, int Value, size_t Count);
 int __cdecl memcmp(const void *Buffer1, const void *Buffer2, size_t Count);
 size_t __cdecl strlen(const char *String);
+int __cdecl strcmp(const char *String1, const char *String2);
 size_t __cdecl wcslen(const WCHAR *String);
 
 #define RtlCopyMemory(Destination, Source, Length)  memcpy((Destination), (Source), (Length))

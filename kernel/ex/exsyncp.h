@@ -31,6 +31,27 @@ VOID ExpLeaveGuardedRegion(VOID);
 KIRQL ExpAcquireBoostLock(VOID);
 VOID ExpReleaseBoostLock(KIRQL OldIrql);
 
+/* Runs Initialize once, the first time any thread gets here; the others
+ * spin until it has run. *State starts at 0 (1 while initializing, 2
+ * once done). */
+FORCEINLINE VOID ExpInitializeOnce(volatile LONG *State, VOID (*Initialize)(VOID))
+{
+    LONG Expected = 0;
+
+    if (__builtin_expect(__atomic_load_n(State, __ATOMIC_ACQUIRE) == 2, 1)) {
+        return;
+    }
+    if (__atomic_compare_exchange_n(State, &Expected, 1, FALSE, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED)) {
+        Initialize();
+        __atomic_store_n(State, 2, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(State, __ATOMIC_ACQUIRE) != 2) {
+        KiArchSpinWait();
+    }
+}
+
 /* Worker threads started (all queues) and work items run so far. */
 ULONG ExpQueryWorkerThreadCount(VOID);
 ULONG64 ExpQueryWorkItemsRun(VOID);

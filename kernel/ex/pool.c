@@ -288,13 +288,10 @@ static PUCHAR ExpGrowClass(ULONG Pool, ULONG Class, PULONG Count)
 
     Segment = MiAllocateKernelPages(Pages);
     if (Segment == NULL) {
-        /* Freed large runs the cache keeps are the pool's own: give them
-         * back before failing. */
+        /* One page will do; freed large runs the cache keeps are the
+         * pool's own, given back before failing. */
         Pages = 1;
-        Segment = MiAllocateKernelPages(Pages);
-        if (Segment == NULL && ExpFlushBigPageCache() != 0) {
-            Segment = MiAllocateKernelPages(Pages);
-        }
+        Segment = ExpAllocatePoolPages(Pages);
         if (Segment == NULL) {
             return NULL;
         }
@@ -375,12 +372,6 @@ static __attribute__((noinline)) VOID ExpRotateLookaside(PEXP_LOOKASIDE Lookasid
 
 /* ---- Small blocks (at DISPATCH_LEVEL) ---------------------------------- */
 
-static PEXP_LOOKASIDE ExpLookaside(ULONG Number, ULONG Pool, ULONG Class)
-{
-    return &ExpPoolProcessors[Number < MAXIMUM_PROCESSORS ? Number : MAXIMUM_PROCESSORS]
-                .Lookaside[Pool][Class];
-}
-
 /* Takes a free block of Class and marks it busy with Flags and Slot;
  * NULL when memory is exhausted or the free block was corrupted (reported:
  * the rest of the lookaside is abandoned). */
@@ -438,8 +429,8 @@ static __attribute__((noinline)) PUCHAR ExpTakeBlockUnpinned(ULONG Pool, ULONG C
     PUCHAR Block;
 
     KeAcquireInStackQueuedSpinLockAtDpcLevel(&ExpUnpinnedLock, &LockHandle);
-    Block = ExpTakeBlock(ExpLookaside(MAXIMUM_PROCESSORS, Pool, Class), Pool, Class, Flags, Slot,
-                         CallerIrql);
+    Block = ExpTakeBlock(&ExpPoolProcessors[MAXIMUM_PROCESSORS].Lookaside[Pool][Class], Pool, Class,
+                         Flags, Slot, CallerIrql);
     KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
     return Block;
 }
@@ -450,8 +441,8 @@ static __attribute__((noinline)) VOID ExpPutBlockUnpinned(ULONG Pool, ULONG Clas
     KLOCK_QUEUE_HANDLE LockHandle;
 
     KeAcquireInStackQueuedSpinLockAtDpcLevel(&ExpUnpinnedLock, &LockHandle);
-    ExpPutBlock(ExpLookaside(MAXIMUM_PROCESSORS, Pool, Class), Pool, Class, Page, Index, Block,
-                Slot);
+    ExpPutBlock(&ExpPoolProcessors[MAXIMUM_PROCESSORS].Lookaside[Pool][Class], Pool, Class, Page,
+                Index, Block, Slot);
     KeReleaseInStackQueuedSpinLockFromDpcLevel(&LockHandle);
 }
 
@@ -573,10 +564,11 @@ ExpAllocatePoolSlow(ULONG Pool, SIZE_T Size, ULONG Tag, ULONG Options, ULONG Poo
     KIRQL Irql = KiReadIrqlInline();
     BOOLEAN Paged = Pool == EXP_POOL_PAGED;
     UCHAR Flags;
-    SIZE_T Need, Charge;
+    SIZE_T Need, Charge, Offset;
     ULONG Slot, Class;
     BOOLEAN Wide;
-    PUCHAR Block, User;
+    PUCHAR Block, User, BlockEnd;
+    PEXP_POOL_HEADER Header;
 
     if (Paged && Irql > APC_LEVEL) {
         /* Paged pool may fault: touching it above APC_LEVEL is the stop NT
@@ -643,33 +635,28 @@ ExpAllocatePoolSlow(ULONG Pool, SIZE_T Size, ULONG Tag, ULONG Options, ULONG Poo
             return ExpAllocationFailed(Options, PoolType, Size, Tag, Caller);
         }
         goto Done;
-    } else {
-        PUCHAR BlockEnd;
-        PEXP_POOL_HEADER Header;
-        SIZE_T Offset =
-            (Options & EXP_OPT_CACHE_ALIGNED) ? SYSTEM_CACHE_ALIGNMENT_SIZE : EXP_HEADER_SIZE;
-
-        /* What ExpWideUsable will say of the block. */
-        Charge = (Flags & EXP_HF_GUARDED) ? Size : ExpClassInfo[Class].Size - Offset;
-        Block = ExpAllocateBlock(Pool, Class, EXP_ENTRY_WIDE, Slot == EXP_TAG_OVERFLOW ? 0 : Slot,
-                                 Slot, Charge, Irql);
-        if (Block == NULL) {
-            return ExpAllocationFailed(Options, PoolType, Size, Tag, Caller);
-        }
-        User = Block + Offset;
-        BlockEnd = Block + ExpClassInfo[Class].Size;
-        Header = (PEXP_POOL_HEADER)User - 1;
-        Header->Class = (UCHAR)Class;
-        Header->Flags = Flags;
-        Header->State = EXP_STATE_BUSY;
-        Header->Tag = Tag;
-        Header->Size = (ULONG)Size;
-        ExpSealHeader(Header);
-        if (Flags & EXP_HF_GUARDED) {
-            memset(User + Size, EXP_GUARD_BYTE, (SIZE_T)(BlockEnd - User) - Size);
-        }
-        Block = User;
     }
+    Offset = (Options & EXP_OPT_CACHE_ALIGNED) ? SYSTEM_CACHE_ALIGNMENT_SIZE : EXP_HEADER_SIZE;
+    /* What ExpWideUsable will say of the block. */
+    Charge = (Flags & EXP_HF_GUARDED) ? Size : ExpClassInfo[Class].Size - Offset;
+    Block = ExpAllocateBlock(Pool, Class, EXP_ENTRY_WIDE, Slot == EXP_TAG_OVERFLOW ? 0 : Slot, Slot,
+                             Charge, Irql);
+    if (Block == NULL) {
+        return ExpAllocationFailed(Options, PoolType, Size, Tag, Caller);
+    }
+    User = Block + Offset;
+    BlockEnd = Block + ExpClassInfo[Class].Size;
+    Header = (PEXP_POOL_HEADER)User - 1;
+    Header->Class = (UCHAR)Class;
+    Header->Flags = Flags;
+    Header->State = EXP_STATE_BUSY;
+    Header->Tag = Tag;
+    Header->Size = (ULONG)Size;
+    ExpSealHeader(Header);
+    if (Flags & EXP_HF_GUARDED) {
+        memset(User + Size, EXP_GUARD_BYTE, (SIZE_T)(BlockEnd - User) - Size);
+    }
+    Block = User;
 Done:
     if (Options & EXP_OPT_ZERO) {
         memset(Block, 0, Size);
@@ -731,8 +718,7 @@ FORCEINLINE PUCHAR ExpTryAllocateFast(ULONG Pool, SIZE_T Size, ULONG Tag)
     Lookaside->Head = Next;
     Lookaside->Count--;
     Page->Entry[Index] = ExpMakeEntry(EXP_ENTRY_BUSY, Slot, Index);
-    ExpBumpCounter(&Counters[Slot].Allocs[Pool == EXP_POOL_PAGED], 1);
-    ExpBumpCounter(&Counters[Slot].Bytes[Pool == EXP_POOL_PAGED], Info->Size);
+    ExpBumpTagCounters(Counters, Slot, Pool == EXP_POOL_PAGED, FALSE, Info->Size);
 Lower:
     ExpLowerFromDpc(Irql);
     return Block;
@@ -757,6 +743,40 @@ FORCEINLINE PVOID ExpAllocatePool(ULONG Pool, SIZE_T Size, ULONG Tag, ULONG Opti
 
 /* ---- Free -------------------------------------------------------------- */
 
+BOOLEAN ExpCheckFreeCaller(ULONG_PTR Va, ULONG Tag, ULONG BlockTag, BOOLEAN Paged, KIRQL Irql,
+                           PVOID Caller)
+{
+    if (!ExpTagMatches(Tag, BlockTag)) {
+        ExpPoolViolation(BAD_POOL_CALLER, 0xA, Va, BlockTag, Tag, BlockTag,
+                         "free with the wrong tag");
+        return FALSE;
+    }
+    if (Paged && Irql > APC_LEVEL) {
+        ExpPoolViolation(IRQL_NOT_LESS_OR_EQUAL, Va, Irql, 1, (ULONG_PTR)Caller, BlockTag,
+                         "paged pool freed above APC_LEVEL");
+        return FALSE;
+    }
+    if (Irql > DISPATCH_LEVEL) {
+        ExpPoolViolation(BAD_POOL_CALLER, 0x9, Irql, Paged ? PagedPool : NonPagedPool, Va, BlockTag,
+                         "pool freed above DISPATCH_LEVEL");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The header of the busy special pool block P, on a page that is not a
+ * small-block page (the caller checked); NULL when P is not one. */
+static PEXP_POOL_HEADER ExpSpecialPoolHeader(PVOID P)
+{
+    PEXP_POOL_HEADER Header = (PEXP_POOL_HEADER)P - 1;
+
+    if (BYTE_OFFSET(P) >= EXP_HEADER_SIZE && Header->Class == EXP_CLASS_SPECIAL &&
+        Header->State == EXP_STATE_BUSY && ExpHeaderSealed(Header)) {
+        return Header;
+    }
+    return NULL;
+}
+
 /* Frees P with every check the free and checked builds make, reporting
  * what is wrong. */
 static __attribute__((noinline)) VOID ExpFreePoolSlow(PVOID P, ULONG Tag, PVOID Caller)
@@ -771,7 +791,6 @@ static __attribute__((noinline)) VOID ExpFreePoolSlow(PVOID P, ULONG Tag, PVOID 
     SIZE_T Charge;
     ULONG64 Word;
     USHORT Entry;
-    BOOLEAN Paged;
 
     if ((Va & (EXP_HEADER_SIZE - 1)) != 0 || P == NULL) {
         ExpPoolViolation(BAD_POOL_CALLER, 0x46, Va, 0, 0, 0, "free of an invalid pool address");
@@ -790,26 +809,12 @@ static __attribute__((noinline)) VOID ExpFreePoolSlow(PVOID P, ULONG Tag, PVOID 
     if (!ExpPageWordValid((ULONG_PTR)Page, Word)) {
         /* Not a small-block page: a special pool block, or a page header
          * that was overwritten. */
-        Header = (PEXP_POOL_HEADER)P - 1;
-        if (BYTE_OFFSET(Va) >= EXP_HEADER_SIZE && Header->Class == EXP_CLASS_SPECIAL &&
-            Header->State == EXP_STATE_BUSY && ExpHeaderSealed(Header)) {
-            Paged = (Header->Flags & EXP_HF_PAGED) != 0;
-            if (Tag != 0 && ((Tag ^ Header->Tag) & ~EXP_PROTECTED_POOL) != 0) {
-                ExpPoolViolation(BAD_POOL_CALLER, 0xA, Va, Header->Tag, Tag, Header->Tag,
-                                 "free with the wrong tag");
-                return;
+        Header = ExpSpecialPoolHeader(P);
+        if (Header != NULL) {
+            if (ExpCheckFreeCaller(Va, Tag, Header->Tag, (Header->Flags & EXP_HF_PAGED) != 0, Irql,
+                                   Caller)) {
+                ExpFreeSpecialPool(Header);
             }
-            if (Paged && Irql > APC_LEVEL) {
-                ExpPoolViolation(IRQL_NOT_LESS_OR_EQUAL, Va, Irql, 1, (ULONG_PTR)Caller,
-                                 Header->Tag, "paged pool freed above APC_LEVEL");
-                return;
-            }
-            if (Irql > DISPATCH_LEVEL) {
-                ExpPoolViolation(BAD_POOL_CALLER, 0x9, Irql, Paged ? PagedPool : NonPagedPool, Va,
-                                 Header->Tag, "pool freed above DISPATCH_LEVEL");
-                return;
-            }
-            ExpFreeSpecialPool(Header, Tag);
             return;
         }
         ExpPoolViolation(BAD_POOL_HEADER, 0x7, 0, (ULONG_PTR)Word, (ULONG_PTR)Page, 0,
@@ -880,20 +885,7 @@ static __attribute__((noinline)) VOID ExpFreePoolSlow(PVOID P, ULONG Tag, PVOID 
         BlockTag = ExpTagKeys[Slot];
         Charge = Info->Size;
     }
-    Paged = Pool == EXP_POOL_PAGED;
-    if (Tag != 0 && ((Tag ^ BlockTag) & ~EXP_PROTECTED_POOL) != 0) {
-        ExpPoolViolation(BAD_POOL_CALLER, 0xA, Va, BlockTag, Tag, BlockTag,
-                         "free with the wrong tag");
-        return;
-    }
-    if (Paged && Irql > APC_LEVEL) {
-        ExpPoolViolation(IRQL_NOT_LESS_OR_EQUAL, Va, Irql, 1, (ULONG_PTR)Caller, BlockTag,
-                         "paged pool freed above APC_LEVEL");
-        return;
-    }
-    if (Irql > DISPATCH_LEVEL) {
-        ExpPoolViolation(BAD_POOL_CALLER, 0x9, Irql, Paged ? PagedPool : NonPagedPool, Va, BlockTag,
-                         "pool freed above DISPATCH_LEVEL");
+    if (!ExpCheckFreeCaller(Va, Tag, BlockTag, Pool == EXP_POOL_PAGED, Irql, Caller)) {
         return;
     }
     if (Header != NULL && (Header->Flags & EXP_HF_GUARDED)) {
@@ -958,8 +950,7 @@ FORCEINLINE BOOLEAN ExpTryFreeFast(PVOID P, ULONG Tag)
     Slot = ExpEntrySlot(Entry);
     if (__builtin_expect((Entry & (EXP_ENTRY_BUSY | EXP_ENTRY_WIDE)) != EXP_ENTRY_BUSY ||
                              !ExpEntryValid(Entry, Index) ||
-                             (Tag != 0 && ((Tag ^ ExpTagKeys[Slot]) & ~EXP_PROTECTED_POOL) != 0) ||
-                             Irql > ExpPoolMaxIrql(Pool),
+                             !ExpTagMatches(Tag, ExpTagKeys[Slot]) || Irql > ExpPoolMaxIrql(Pool),
                          0)) {
         return FALSE;
     }
@@ -973,8 +964,7 @@ FORCEINLINE BOOLEAN ExpTryFreeFast(PVOID P, ULONG Tag)
             *(PULONG64)P = ExpEncodeLink(P, Lookaside->Head);
             Lookaside->Head = P;
             Lookaside->Count++;
-            ExpBumpCounter(&Counters[Slot].Frees[Pool == EXP_POOL_PAGED], 1);
-            ExpBumpCounter(&Counters[Slot].Bytes[Pool == EXP_POOL_PAGED], -(LONGLONG)Info->Size);
+            ExpBumpTagCounters(Counters, Slot, Pool == EXP_POOL_PAGED, TRUE, -(LONGLONG)Info->Size);
             Done = TRUE;
         }
     }
@@ -1299,9 +1289,8 @@ SIZE_T NTAPI ExQueryPoolBlockSize(PVOID PoolBlock, PBOOLEAN QuotaCharged)
     } else if (((ULONG_PTR)PoolBlock & (EXP_HEADER_SIZE - 1)) == 0 &&
                ExpIsPoolPage((ULONG_PTR)PoolBlock)) {
         /* A special pool block: its header precedes it. */
-        PEXP_POOL_HEADER Header = (PEXP_POOL_HEADER)PoolBlock - 1;
-        if (BYTE_OFFSET(PoolBlock) >= EXP_HEADER_SIZE && Header->Class == EXP_CLASS_SPECIAL &&
-            Header->State == EXP_STATE_BUSY && ExpHeaderSealed(Header)) {
+        PEXP_POOL_HEADER Header = ExpSpecialPoolHeader(PoolBlock);
+        if (Header != NULL) {
             Quota = (Header->Flags & EXP_HF_QUOTA) != 0;
             Size = Header->Size;
         }

@@ -108,17 +108,15 @@ static VOID ExpBigReleaseRun(PVOID Run, SIZE_T Pages, UCHAR Flags)
 
 SIZE_T ExpFlushBigPageCache(VOID)
 {
-    static const UCHAR PoolFlags[EXP_POOLS] = {
-        [EXP_POOL_NX] = 0,
-        [EXP_POOL_EXECUTE] = EXP_HF_EXECUTE,
-        [EXP_POOL_PAGED] = EXP_HF_PAGED,
-    };
     PVOID Runs[EXP_BIG_CACHE_MAX_DEPTH];
     SIZE_T Freed = 0;
 
     for (ULONG Pool = 0; Pool < EXP_POOLS; Pool++) {
+        /* ExpBigReleaseRun looks only at the executable bit. */
+        UCHAR Flags = Pool == EXP_POOL_EXECUTE ? EXP_HF_EXECUTE : 0;
+
         for (SIZE_T Pages = 1; Pages <= EXP_BIG_CACHE_MAX_RUN; Pages++) {
-            EXP_BIG_BUCKET *Bucket = ExpBigBucket(PoolFlags[Pool], Pages);
+            EXP_BIG_BUCKET *Bucket = &ExpBigCache[Pool][Pages - 1];
             KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
             ULONG Count = Bucket->Count;
 
@@ -128,7 +126,7 @@ SIZE_T ExpFlushBigPageCache(VOID)
             ExpBigCachedPages -= Count * Pages;
             KiReleaseLock(&ExpBigLock, OldIrql);
             for (ULONG i = 0; i < Count; i++) {
-                ExpBigReleaseRun(Runs[i], Pages, PoolFlags[Pool]);
+                ExpBigReleaseRun(Runs[i], Pages, Flags);
             }
             Freed += Count * Pages;
         }
@@ -149,9 +147,7 @@ ULONG ExpBigPageCacheRuns(UCHAR Flags, SIZE_T Pages)
     return __atomic_load_n(&ExpBigBucket(Flags, Pages)->Count, __ATOMIC_RELAXED);
 }
 
-/* Fresh kernel pages; when the memory manager has none left, the cache's
- * runs go back to it and the request is tried once more. */
-static PVOID ExpBigAllocatePages(SIZE_T Pages)
+PVOID ExpAllocatePoolPages(SIZE_T Pages)
 {
     PVOID Base = MiAllocateKernelPages(Pages);
 
@@ -185,7 +181,7 @@ static BOOLEAN ExpBigReserve(VOID)
         KiReleaseLock(&ExpBigLock, OldIrql);
 
         NewCapacity = Capacity == 0 ? EXP_BIG_MIN_CAPACITY : Capacity * 2;
-        New = ExpBigAllocatePages(ExpBigTablePages(NewCapacity));
+        New = ExpAllocatePoolPages(ExpBigTablePages(NewCapacity));
         if (New == NULL) {
             return FALSE;
         }
@@ -210,23 +206,35 @@ static BOOLEAN ExpBigReserve(VOID)
     }
 }
 
-static BOOLEAN ExpBigInsert(const EXP_BIG_ENTRY *Entry)
+/* Enters Entry if the table has room for it (ExpBigReserve). Caller holds
+ * the lock. */
+static BOOLEAN ExpBigInsertLocked(const EXP_BIG_ENTRY *Entry)
 {
-    KIRQL OldIrql;
-
-    if (!ExpBigReserve()) {
-        return FALSE;
-    }
-    OldIrql = KiAcquireLock(&ExpBigLock);
     if ((ExpBigCount + 1) * 2 > ExpBigCapacity) {
-        /* Filled up by others between the reserve and now. */
-        KiReleaseLock(&ExpBigLock, OldIrql);
-        return ExpBigInsert(Entry);
+        return FALSE;
     }
     ExpBigTable[ExpBigProbe(ExpBigTable, ExpBigCapacity, Entry->Va)] = *Entry;
     ExpBigCount++;
-    KiReleaseLock(&ExpBigLock, OldIrql);
     return TRUE;
+}
+
+static BOOLEAN ExpBigInsert(const EXP_BIG_ENTRY *Entry)
+{
+    for (;;) {
+        KIRQL OldIrql;
+        BOOLEAN Inserted;
+
+        if (!ExpBigReserve()) {
+            return FALSE;
+        }
+        OldIrql = KiAcquireLock(&ExpBigLock);
+        Inserted = ExpBigInsertLocked(Entry);
+        KiReleaseLock(&ExpBigLock, OldIrql);
+        if (Inserted) {
+            return TRUE;
+        }
+        /* Filled up by others between the reserve and now. */
+    }
 }
 
 /* Empties slot Hole. Caller holds the lock. */
@@ -316,20 +324,17 @@ static PUCHAR ExpBigTakeCachedRun(PEXP_BIG_ENTRY Entry)
 
     for (;;) {
         KIRQL OldIrql = KiAcquireLock(&ExpBigLock);
-        PUCHAR Run;
 
         if (Bucket->Count == 0) {
             KiReleaseLock(&ExpBigLock, OldIrql);
             return NULL;
         }
-        if ((ExpBigCount + 1) * 2 <= ExpBigCapacity) {
-            Run = Bucket->Runs[--Bucket->Count];
+        Entry->Va = (ULONG_PTR)Bucket->Runs[Bucket->Count - 1];
+        if (ExpBigInsertLocked(Entry)) {
+            Bucket->Count--;
             ExpBigCachedPages -= Entry->Pages;
-            Entry->Va = (ULONG_PTR)Run;
-            ExpBigTable[ExpBigProbe(ExpBigTable, ExpBigCapacity, Entry->Va)] = *Entry;
-            ExpBigCount++;
             KiReleaseLock(&ExpBigLock, OldIrql);
-            return Run;
+            return (PUCHAR)Entry->Va;
         }
         KiReleaseLock(&ExpBigLock, OldIrql);
         if (!ExpBigReserve()) {
@@ -365,7 +370,7 @@ PVOID ExpAllocateBigPages(SIZE_T Size, ULONG Tag, UCHAR Flags)
         }
     }
     if (Block == NULL) {
-        Block = ExpBigAllocatePages(Pages);
+        Block = ExpAllocatePoolPages(Pages);
         if (Block == NULL) {
             return NULL;
         }
@@ -390,15 +395,14 @@ PVOID ExpAllocateBigPages(SIZE_T Size, ULONG Tag, UCHAR Flags)
  * suits its pool, and there are no guard bytes to scan. */
 static inline BOOLEAN ExpBigPlainFree(const EXP_BIG_ENTRY *Entry, ULONG Tag, KIRQL Irql)
 {
-    return !Entry->Special && !(Entry->Flags & EXP_HF_GUARDED) &&
-           (Tag == 0 || ((Tag ^ Entry->Tag) & ~EXP_PROTECTED_POOL) == 0) &&
+    return !Entry->Special && !(Entry->Flags & EXP_HF_GUARDED) && ExpTagMatches(Tag, Entry->Tag) &&
            Irql <= ((Entry->Flags & EXP_HF_PAGED) ? APC_LEVEL : DISPATCH_LEVEL);
 }
 
 VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller)
 {
     EXP_BIG_ENTRY Entry;
-    BOOLEAN Paged, Cached = FALSE;
+    BOOLEAN Cached = FALSE;
     PUCHAR Damage;
     KIRQL OldIrql;
 
@@ -424,20 +428,8 @@ VOID ExpFreeBigPages(PVOID Block, ULONG Tag, KIRQL Irql, PVOID Caller)
                          "(double free or never allocated)");
         return;
     }
-    Paged = (Entry.Flags & EXP_HF_PAGED) != 0;
-    if (Tag != 0 && (Tag & ~EXP_PROTECTED_POOL) != (Entry.Tag & ~EXP_PROTECTED_POOL)) {
-        ExpPoolViolation(BAD_POOL_CALLER, 0xA, (ULONG_PTR)Block, Entry.Tag, Tag, Entry.Tag,
-                         "free with the wrong tag");
-        return;
-    }
-    if (Paged && Irql > APC_LEVEL) {
-        ExpPoolViolation(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Block, Irql, 1, (ULONG_PTR)Caller,
-                         Entry.Tag, "paged pool freed above APC_LEVEL");
-        return;
-    }
-    if (Irql > DISPATCH_LEVEL) {
-        ExpPoolViolation(BAD_POOL_CALLER, 0x9, Irql, Paged ? PagedPool : NonPagedPool,
-                         (ULONG_PTR)Block, Entry.Tag, "pool freed above DISPATCH_LEVEL");
+    if (!ExpCheckFreeCaller((ULONG_PTR)Block, Tag, Entry.Tag, (Entry.Flags & EXP_HF_PAGED) != 0,
+                            Irql, Caller)) {
         return;
     }
     if (Entry.Flags & EXP_HF_GUARDED) {
@@ -491,7 +483,7 @@ PVOID ExpAllocateSpecialPool(SIZE_T Size, ULONG Tag, UCHAR Flags)
     if (Rounded + EXP_HEADER_SIZE > PAGE_SIZE) {
         return NULL;
     }
-    Page = ExpBigAllocatePages(1);
+    Page = ExpAllocatePoolPages(1);
     if (Page == NULL) {
         return NULL;
     }
@@ -527,14 +519,12 @@ PVOID ExpAllocateSpecialPool(SIZE_T Size, ULONG Tag, UCHAR Flags)
     return User;
 }
 
-VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header, ULONG Tag)
+VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header)
 {
     PUCHAR User = (PUCHAR)(Header + 1);
     PUCHAR Page = PAGE_ALIGN(Header);
     PUCHAR Damage;
     EXP_BIG_ENTRY Entry;
-
-    UNREFERENCED_PARAMETER(Tag);
     if (!ExpBigFind((ULONG_PTR)Page, &Entry) || !Entry.Special || Entry.Size != Header->Size) {
         ExpPoolViolation(SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, (ULONG_PTR)User, 0, 0, 0x20,
                          Header->Tag, "special pool free of a block it did not allocate");
@@ -557,10 +547,7 @@ VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header, ULONG Tag)
     }
     ExpReturnPoolTag(Entry.Tag, (Entry.Flags & EXP_HF_PAGED) != 0, Entry.Size);
     ExpMarkPoolPages((ULONG_PTR)Page, 1, FALSE);
-    if (Entry.Flags & EXP_HF_EXECUTE) {
-        MiProtectKernelPages(Page, 1, PAGE_READWRITE);
-    }
-    MiFreeKernelPages(Page, 1);
+    ExpBigReleaseRun(Page, 1, Entry.Flags);
 }
 
 BOOLEAN ExpIsSpecialPoolGuardAddress(ULONG_PTR Address, PULONG Tag)

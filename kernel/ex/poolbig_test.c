@@ -329,8 +329,6 @@ KTEST(ex_pool_bigcache, executable_and_nx_never_mix)
     ExpFlushBigPageCache();
 }
 
-/* With no free page left, an allocation whose bucket is empty gets its
- * pages from the runs the cache held. */
 /* Takes every free physical page (chained through the pages themselves)
  * with the zero-page thread paused (a page being zeroed would be on no
  * list); BigReturnPages gives them back. Nothing may be reported between
@@ -378,6 +376,8 @@ static BOOLEAN BigCacheOneRun(VOID)
     return ExpBigPageCachePages() == 8;
 }
 
+/* With no free page left, an allocation whose bucket is empty gets its
+ * pages from the runs the cache held. */
 KTEST(ex_pool_bigcache, low_memory_flushes_and_retries)
 {
     PFN_NUMBER Head, Count, FreeDrained;

@@ -203,6 +203,12 @@ _Static_assert(sizeof(EXP_POOL_HEADER) == EXP_HEADER_SIZE, "pool header is 16 by
 /* The tag bit NT reserves for "protected" pool; ignored when comparing. */
 #define EXP_PROTECTED_POOL 0x80000000u
 
+/* A free's Tag fits the block's: the same tag, or 0 (no check). */
+FORCEINLINE BOOLEAN ExpTagMatches(ULONG Tag, ULONG BlockTag)
+{
+    return Tag == 0 || ((Tag ^ BlockTag) & ~EXP_PROTECTED_POOL) == 0;
+}
+
 /* A check word over every header field and the header's own address (so a
  * header copied elsewhere does not validate). */
 FORCEINLINE ULONG ExpHeaderCheck(const EXP_POOL_HEADER *Header)
@@ -247,6 +253,12 @@ typedef struct _EXP_BLOCK_INFO {
 
 BOOLEAN ExpQuerySmallBlock(PVOID Block, PEXP_BLOCK_INFO Info);
 
+/* The caller's side of freeing the block at Va (tag BlockTag, paged or
+ * not) at Irql: the tag given matches and the IRQL suits the pool.
+ * Reports the misuse and returns FALSE otherwise. */
+BOOLEAN ExpCheckFreeCaller(ULONG_PTR Va, ULONG Tag, ULONG BlockTag, BOOLEAN Paged, KIRQL Irql,
+                           PVOID Caller);
+
 /* ---- Big pages and special pool (poolbig.c) ---------------------------- */
 
 typedef struct _EXP_BIG_ENTRY {
@@ -259,6 +271,10 @@ typedef struct _EXP_BIG_ENTRY {
     SIZE_T Pages;
 } EXP_BIG_ENTRY, *PEXP_BIG_ENTRY;
 
+/* Fresh kernel pages for the pool; when the memory manager has none left,
+ * the big-page cache's runs go back to it and the request is tried once
+ * more. */
+PVOID ExpAllocatePoolPages(SIZE_T Pages);
 /* Whole pages for a block of Size bytes (page aligned, no header). */
 PVOID ExpAllocateBigPages(SIZE_T Size, ULONG Tag, UCHAR Flags);
 /* Frees a page-aligned block, with every check; reports misuse. */
@@ -301,7 +317,7 @@ ULONG ExpBigPageCacheRuns(UCHAR Flags, SIZE_T Pages);
 /* A block at the end of its own page, an unmapped guard page right after:
  * NULL when Size does not fit one page (the caller uses normal pool). */
 PVOID ExpAllocateSpecialPool(SIZE_T Size, ULONG Tag, UCHAR Flags);
-VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header, ULONG Tag);
+VOID ExpFreeSpecialPool(PEXP_POOL_HEADER Header);
 /* TRUE when Address lies in the guard page after a special pool block;
  * *Tag receives the block's tag. */
 BOOLEAN ExpIsSpecialPoolGuardAddress(ULONG_PTR Address, PULONG Tag);
@@ -337,17 +353,6 @@ FORCEINLINE ULONG ExpTagHash(ULONG Tag)
  * full (or Tag is 0). Any IRQL. */
 ULONG ExpTagSlot(ULONG Tag);
 
-/* The common case inline: the tag sits in its home slot. */
-FORCEINLINE ULONG ExpTagSlotFast(ULONG Tag)
-{
-    ULONG Slot = ExpTagHash(Tag);
-
-    if (__builtin_expect(__atomic_load_n(&ExpTagKeys[Slot], __ATOMIC_RELAXED) == Tag, 1)) {
-        return Slot;
-    }
-    return ExpTagSlot(Tag);
-}
-
 /* Counts one allocation (Free FALSE) or free of Bytes in Slot, at
  * DISPATCH_LEVEL on processor Number. */
 VOID ExpCountPoolTagAtDpc(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes);
@@ -359,13 +364,21 @@ FORCEINLINE VOID ExpBumpCounter(LONGLONG *Counter, LONGLONG Delta)
     __atomic_store_n(Counter, __atomic_load_n(Counter, __ATOMIC_RELAXED) + Delta, __ATOMIC_RELAXED);
 }
 
+/* Counts one allocation (Free FALSE) or free of Bytes in a processor's
+ * own Counters. */
+FORCEINLINE VOID ExpBumpTagCounters(PEXP_TAG_COUNTERS Counters, ULONG Slot, BOOLEAN Paged,
+                                    BOOLEAN Free, LONGLONG Bytes)
+{
+    ExpBumpCounter(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
+    ExpBumpCounter(&Counters[Slot].Bytes[Paged], Bytes);
+}
+
 FORCEINLINE VOID ExpCountFast(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes)
 {
     PEXP_TAG_COUNTERS Counters = Number < MAXIMUM_PROCESSORS ? ExpTagCounters[Number] : NULL;
 
     if (__builtin_expect(Counters != NULL, 1)) {
-        ExpBumpCounter(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
-        ExpBumpCounter(&Counters[Slot].Bytes[Paged], Bytes);
+        ExpBumpTagCounters(Counters, Slot, Paged, Free, Bytes);
     } else {
         ExpCountPoolTagAtDpc(Number, Slot, Paged, Free, Bytes);
     }

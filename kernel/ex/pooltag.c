@@ -72,8 +72,7 @@ VOID ExpCountPoolTagAtDpc(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free,
     PEXP_TAG_COUNTERS Counters = ExpProcessorCounters(Number);
 
     if (Counters != NULL) {
-        ExpBumpCounter(Free ? &Counters[Slot].Frees[Paged] : &Counters[Slot].Allocs[Paged], 1);
-        ExpBumpCounter(&Counters[Slot].Bytes[Paged], Bytes);
+        ExpBumpTagCounters(Counters, Slot, Paged, Free, Bytes);
     } else {
         Counters = &ExpSharedTagCounters[Slot];
         __atomic_fetch_add(Free ? &Counters->Frees[Paged] : &Counters->Allocs[Paged], 1,
@@ -82,22 +81,22 @@ VOID ExpCountPoolTagAtDpc(ULONG Number, ULONG Slot, BOOLEAN Paged, BOOLEAN Free,
     }
 }
 
-VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
+static VOID ExpCountPoolTag(ULONG Tag, BOOLEAN Paged, BOOLEAN Free, LONGLONG Bytes)
 {
     KIRQL OldIrql = KeRaiseIrqlToDpcLevel();
 
-    ExpCountPoolTagAtDpc(KeGetCurrentPrcb()->Number, ExpTagSlot(Tag), Paged, FALSE,
-                         (LONGLONG)Bytes);
+    ExpCountPoolTagAtDpc(KeGetCurrentPrcb()->Number, ExpTagSlot(Tag), Paged, Free, Bytes);
     KeLowerIrql(OldIrql);
+}
+
+VOID ExpChargePoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
+{
+    ExpCountPoolTag(Tag, Paged, FALSE, (LONGLONG)Bytes);
 }
 
 VOID ExpReturnPoolTag(ULONG Tag, BOOLEAN Paged, SIZE_T Bytes)
 {
-    KIRQL OldIrql = KeRaiseIrqlToDpcLevel();
-
-    ExpCountPoolTagAtDpc(KeGetCurrentPrcb()->Number, ExpTagSlot(Tag), Paged, TRUE,
-                         -(LONGLONG)Bytes);
-    KeLowerIrql(OldIrql);
+    ExpCountPoolTag(Tag, Paged, TRUE, -(LONGLONG)Bytes);
 }
 
 /* Sums one slot over every processor's counters. */

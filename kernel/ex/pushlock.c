@@ -33,27 +33,21 @@ typedef struct _EXP_PL_WAIT {
 } EXP_PL_WAIT;
 
 static EXP_PL_BUCKET ExpPushLockBuckets[EXP_PL_BUCKETS];
-static volatile LONG ExpPushLockBucketsReady; /* 0 no, 1 initializing, 2 yes */
+static volatile LONG ExpPushLockBucketsReady; /* ExpInitializeOnce */
+
+static VOID ExpSetUpPushLockBuckets(VOID)
+{
+    for (ULONG i = 0; i < EXP_PL_BUCKETS; i++) {
+        KeInitializeSpinLock(&ExpPushLockBuckets[i].Lock);
+        InitializeListHead(&ExpPushLockBuckets[i].Waiters);
+    }
+}
 
 static EXP_PL_BUCKET *ExpBucket(PEX_PUSH_LOCK PushLock)
 {
     ULONG_PTR Key = (ULONG_PTR)PushLock >> 3;
 
-    if (__atomic_load_n(&ExpPushLockBucketsReady, __ATOMIC_ACQUIRE) != 2) {
-        LONG Expected = 0;
-        if (__atomic_compare_exchange_n(&ExpPushLockBucketsReady, &Expected, 1, FALSE,
-                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            for (ULONG i = 0; i < EXP_PL_BUCKETS; i++) {
-                KeInitializeSpinLock(&ExpPushLockBuckets[i].Lock);
-                InitializeListHead(&ExpPushLockBuckets[i].Waiters);
-            }
-            __atomic_store_n(&ExpPushLockBucketsReady, 2, __ATOMIC_RELEASE);
-        } else {
-            while (__atomic_load_n(&ExpPushLockBucketsReady, __ATOMIC_ACQUIRE) != 2) {
-                KiArchSpinWait();
-            }
-        }
-    }
+    ExpInitializeOnce(&ExpPushLockBucketsReady, ExpSetUpPushLockBuckets);
     Key ^= Key >> 7;
     return &ExpPushLockBuckets[Key % EXP_PL_BUCKETS];
 }

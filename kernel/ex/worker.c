@@ -28,34 +28,25 @@ static EXP_WORK_QUEUE ExpWorkQueues[EXP_WORK_QUEUES] = {
     [HyperCriticalWorkQueue] = { .Priority = 15, .Threads = 1 },
 };
 
-static volatile LONG ExpWorkQueuesState; /* 0 no, 1 initializing, 2 ready */
-static volatile LONG ExpWorkerThreadsStarted;
+static volatile LONG ExpWorkQueuesState; /* ExpInitializeOnce */
 static volatile LONG ExpWorkerThreadsLaunched;
 static volatile ULONG ExpWorkerThreadCount;
 static volatile ULONG64 ExpWorkItemsRun;
+
+static VOID ExpSetUpWorkQueues(VOID)
+{
+    for (ULONG i = 0; i < EXP_WORK_QUEUES; i++) {
+        KeInitializeSpinLock(&ExpWorkQueues[i].Lock);
+        InitializeListHead(&ExpWorkQueues[i].Items);
+        KeInitializeSemaphore(&ExpWorkQueues[i].Ready, 0, 0x7FFFFFFF);
+    }
+}
 
 /* The queues themselves exist before the threads (items may be queued
  * early); set up on first use. */
 static VOID ExpInitializeWorkQueues(VOID)
 {
-    LONG Expected = 0;
-
-    if (__atomic_load_n(&ExpWorkQueuesState, __ATOMIC_ACQUIRE) == 2) {
-        return;
-    }
-    if (__atomic_compare_exchange_n(&ExpWorkQueuesState, &Expected, 1, FALSE, __ATOMIC_ACQUIRE,
-                                    __ATOMIC_RELAXED)) {
-        for (ULONG i = 0; i < EXP_WORK_QUEUES; i++) {
-            KeInitializeSpinLock(&ExpWorkQueues[i].Lock);
-            InitializeListHead(&ExpWorkQueues[i].Items);
-            KeInitializeSemaphore(&ExpWorkQueues[i].Ready, 0, 0x7FFFFFFF);
-        }
-        __atomic_store_n(&ExpWorkQueuesState, 2, __ATOMIC_RELEASE);
-        return;
-    }
-    while (__atomic_load_n(&ExpWorkQueuesState, __ATOMIC_ACQUIRE) != 2) {
-        KiArchSpinWait();
-    }
+    ExpInitializeOnce(&ExpWorkQueuesState, ExpSetUpWorkQueues);
 }
 
 static PEXP_WORK_QUEUE ExpQueueForType(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType)
@@ -169,7 +160,6 @@ NTSTATUS ExpInitializeWorkerThreads(VOID)
             }
             KiStartThread(Thread);
             KiDereferenceThread(Thread);
-            __atomic_add_fetch(&ExpWorkerThreadsStarted, 1, __ATOMIC_RELAXED);
         }
     }
     return STATUS_SUCCESS;

@@ -78,10 +78,14 @@ FORCEINLINE PKPRCB KeGetCurrentPrcb(VOID)
  * PRCB is one %fs-relative load, as gs:0x20 on x64; it is NULL only before
  * the host thread's first kernel call, which KeGetPcr handles. */
 PKPCR KeGetPcr(VOID);
+/* An operand of one instruction on a field of HalpThreadProcessor (TLS,
+ * local-exec): the field's offset is the asm operand numbered Operand. */
+#define KI_HOSTED_TLS(Operand) "%%fs:HalpThreadProcessor@tpoff+%c" #Operand
+
 FORCEINLINE PKPRCB KeGetCurrentPrcb(VOID)
 {
     PKPRCB Prcb;
-    __asm__ volatile("movq %%fs:HalpThreadProcessor@tpoff+%c1, %0"
+    __asm__ volatile("movq " KI_HOSTED_TLS(1) ", %0"
                      : "=r"(Prcb)
                      : "i"(offsetof(KPCR, CurrentPrcb)));
     if (__builtin_expect(Prcb == NULL, 0)) {
@@ -184,7 +188,6 @@ FORCEINLINE VOID KiLowerFromDispatchInline(KIRQL OldIrql)
 /* Hosted: HalpThreadProcessor (TLS, local-exec) starts with the KPCR; its
  * interrupt lines that arrived while masked follow the KPCR. */
 #define KI_HOSTED_PENDING_INTERRUPTS (sizeof(KPCR) + 4)
-#define KI_HOSTED_TLS(Operand)       "%%fs:HalpThreadProcessor@tpoff+%c" #Operand
 
 /* The rare halves of the inline routines below, out of line: they keep
  * every register, so the hot path around them needs no spills. */

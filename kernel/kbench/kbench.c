@@ -87,19 +87,10 @@ VOID KbenchSetItemsProcessed(PKBENCH_STATE State, ULONG64 Items)
     State->ItemsProcessed = Items;
 }
 
-static BOOLEAN KbpStringsEqual(PCSTR A, PCSTR B)
-{
-    while (*A != '\0' && *A == *B) {
-        A++;
-        B++;
-    }
-    return *A == *B;
-}
-
 VOID KbenchSetCounter(PKBENCH_STATE State, PCSTR Name, ULONG64 Value, ULONG Flags)
 {
     for (ULONG i = 0; i < State->CounterCount; i++) {
-        if (KbpStringsEqual(State->Counters[i].Name, Name)) {
+        if (strcmp(State->Counters[i].Name, Name) == 0) {
             State->Counters[i].Value = Value;
             State->Counters[i].Flags = Flags;
             return;
@@ -191,6 +182,17 @@ static ULONG64 KbpNextIterations(ULONG64 Iterations, ULONG64 Measured, ULONG64 M
     return Next > MaxIterations ? MaxIterations : Next;
 }
 
+/* One run of Iterations iterations of entry ArgIndex of Case into State. */
+static VOID KbpRunOnce(const KBENCH_CASE *Case, ULONG ArgIndex, const KBENCH_OPTIONS *Options,
+                       ULONG64 Iterations, PKBENCH_STATE State)
+{
+    RtlZeroMemory(State, sizeof(*State));
+    State->Arg = (Case->ArgName != NULL && ArgIndex < Case->ArgCount) ? Case->Args[ArgIndex] : 0;
+    State->Iterations = Iterations;
+    State->Clock = Options->Clock;
+    Case->Routine(State);
+}
+
 VOID KbenchRunEntry(const KBENCH_CASE *Case, ULONG ArgIndex, const KBENCH_OPTIONS *Options,
                     PKBENCH_RESULT Result)
 {
@@ -209,11 +211,7 @@ VOID KbenchRunEntry(const KBENCH_CASE *Case, ULONG ArgIndex, const KBENCH_OPTION
     if (Options->Warmup) {
         KBENCH_STATE State;
 
-        RtlZeroMemory(&State, sizeof(State));
-        State.Arg = (Case->ArgName != NULL && ArgIndex < Case->ArgCount) ? Case->Args[ArgIndex] : 0;
-        State.Iterations = 1;
-        State.Clock = Options->Clock;
-        Case->Routine(&State);
+        KbpRunOnce(Case, ArgIndex, Options, 1, &State);
         if (State.ErrorMessage != NULL) {
             Result->ErrorMessage = State.ErrorMessage;
             return;
@@ -224,11 +222,7 @@ VOID KbenchRunEntry(const KBENCH_CASE *Case, ULONG ArgIndex, const KBENCH_OPTION
         KBENCH_STATE State;
         ULONG64 Measured;
 
-        RtlZeroMemory(&State, sizeof(State));
-        State.Arg = (Case->ArgName != NULL && ArgIndex < Case->ArgCount) ? Case->Args[ArgIndex] : 0;
-        State.Iterations = Iterations;
-        State.Clock = Options->Clock;
-        Case->Routine(&State);
+        KbpRunOnce(Case, ArgIndex, Options, Iterations, &State);
         if (Options->RunSizes != NULL && Result->Runs < ARRAYSIZE(*Options->RunSizes)) {
             (*Options->RunSizes)[Result->Runs] = Iterations;
         }

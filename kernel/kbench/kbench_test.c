@@ -335,51 +335,38 @@ KTEST(kbench, entry_names)
     KT_EXPECT_STREQ(Name, "kbt_manual");
 }
 
-/* The guest suite the host side (build/keel/guestbench.py) expects. */
-static const char *const KbtExpected[] = {
-    "guest_pingpong/cross:0",
-    "guest_pingpong/cross:1",
-    "guest_dpc_latency/cross:0",
-    "guest_dpc_latency/cross:1",
-    "guest_ipi_roundtrip",
-    "guest_pool_alloc_free/size:16",
-    "guest_pool_alloc_free/size:64",
-    "guest_pool_alloc_free/size:256",
-    "guest_pool_alloc_free/size:1024",
-    "guest_pool_alloc_free/size:4096",
-    "guest_thread_create_exit",
-    "guest_irql_raise_lower",
-};
-
 static BOOLEAN KbtNeedsTwoProcessors(PCSTR Name)
 {
     return RtlpMatchFilter("*cross:1,guest_ipi_roundtrip", Name);
 }
 
-KTEST(kbench, registry_holds_the_guest_suite)
+/* Every entry has a name of its own, in the guest_ namespace the host
+ * report files them under (which names the host expects is
+ * build/keel/guestbench.py's EXPECTED, checked against a real run). */
+KTEST(kbench, registry_names_are_distinct)
 {
-    char Name[96];
+    char Name[96], Other[96];
     ULONG Entries = 0;
 
-    for (ULONG e = 0; e < ARRAYSIZE(KbtExpected); e++) {
-        BOOLEAN Found = FALSE;
-        for (ULONG i = 0; i < KbenchCount(); i++) {
-            const KBENCH_CASE *Case = KbenchGet(i);
-            ULONG Count = Case->ArgName != NULL ? Case->ArgCount : 1;
-            for (ULONG a = 0; a < Count; a++) {
-                KbenchEntryName(Case, a, Name, sizeof(Name));
-                Found |= KtestStringsEqual(Name, KbtExpected[e]);
-            }
-        }
-        if (!Found) {
-            KT_FAIL_((void)0, "no benchmark named %s", KbtExpected[e]);
-        }
-    }
     for (ULONG i = 0; i < KbenchCount(); i++) {
         const KBENCH_CASE *Case = KbenchGet(i);
-        Entries += Case->ArgName != NULL ? Case->ArgCount : 1;
+        ULONG Count = Case->ArgName != NULL ? Case->ArgCount : 1;
+        for (ULONG a = 0; a < Count; a++, Entries++) {
+            KbenchEntryName(Case, a, Name, sizeof(Name));
+            KT_EXPECT_TRUE(RtlpMatchFilter("guest_?*", Name));
+            for (ULONG j = 0; j <= i; j++) {
+                const KBENCH_CASE *Earlier = KbenchGet(j);
+                ULONG Last = j < i ? (Earlier->ArgName != NULL ? Earlier->ArgCount : 1) : a;
+                for (ULONG b = 0; b < Last; b++) {
+                    KbenchEntryName(Earlier, b, Other, sizeof(Other));
+                    if (KtestStringsEqual(Name, Other)) {
+                        KT_FAIL_((void)0, "%s is registered twice", Name);
+                    }
+                }
+            }
+        }
     }
-    KT_EXPECT_EQ(Entries, ARRAYSIZE(KbtExpected));
+    KT_EXPECT_GT(Entries, 0);
 }
 
 /* Every real body, two iterations at most (a goal no run reaches, capped):

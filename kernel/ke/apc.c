@@ -141,24 +141,32 @@ BOOLEAN NTAPI KeRemoveQueueApc(PKAPC Apc)
     return Inserted;
 }
 
+BOOLEAN KiKernelApcDeliverable(PKTHREAD Thread)
+{
+    PLIST_ENTRY Head = &Thread->ApcState.ApcListHead[KernelMode];
+    PKAPC Apc;
+
+    if (IsListEmpty(Head) || Thread->SpecialApcDisable != 0) {
+        return FALSE;
+    }
+    Apc = CONTAINING_RECORD(Head->Flink, KAPC, ApcListEntry);
+    return KiIsSpecialApc(Apc) ||
+           (Thread->KernelApcDisable == 0 && !Thread->ApcState.KernelApcInProgress);
+}
+
 /* Takes the first kernel APC the current thread may run now (NULL when
  * none); its fields are copied because its KernelRoutine may free it. */
 static PKAPC KiNextDeliverableApc(PKTHREAD Thread, BOOLEAN *Normal)
 {
-    PLIST_ENTRY Head = &Thread->ApcState.ApcListHead[KernelMode];
     KIRQL OldIrql = KiAcquireDispatcherLock();
     PKAPC Apc = NULL;
 
     Thread->ApcState.KernelApcPending = FALSE;
-    if (!IsListEmpty(Head) && Thread->SpecialApcDisable == 0) {
-        Apc = CONTAINING_RECORD(Head->Flink, KAPC, ApcListEntry);
+    if (KiKernelApcDeliverable(Thread)) {
+        Apc = CONTAINING_RECORD(Thread->ApcState.ApcListHead[KernelMode].Flink, KAPC, ApcListEntry);
         *Normal = !KiIsSpecialApc(Apc);
-        if (*Normal && (Thread->KernelApcDisable != 0 || Thread->ApcState.KernelApcInProgress)) {
-            Apc = NULL;
-        } else {
-            RemoveEntryList(&Apc->ApcListEntry);
-            Apc->Inserted = FALSE;
-        }
+        RemoveEntryList(&Apc->ApcListEntry);
+        Apc->Inserted = FALSE;
     }
     KiReleaseDispatcherLock(OldIrql);
     return Apc;
@@ -203,11 +211,6 @@ VOID KiDeliverApc(VOID)
     }
 }
 
-VOID KiApcInterrupt(VOID)
-{
-    KiDeliverApc();
-}
-
 VOID KiCheckForKernelApcDelivery(VOID)
 {
     PKTHREAD Thread = KiCurrentThread();
@@ -229,19 +232,6 @@ static BOOLEAN KiKernelApcQueued(PKTHREAD Thread)
 {
     PLIST_ENTRY Head = &Thread->ApcState.ApcListHead[KernelMode];
     return __atomic_load_n(&Head->Flink, __ATOMIC_ACQUIRE) != Head;
-}
-
-BOOLEAN KiKernelApcDeliverable(PKTHREAD Thread)
-{
-    PLIST_ENTRY Head = &Thread->ApcState.ApcListHead[KernelMode];
-    PKAPC Apc;
-
-    if (IsListEmpty(Head) || Thread->SpecialApcDisable != 0) {
-        return FALSE;
-    }
-    Apc = CONTAINING_RECORD(Head->Flink, KAPC, ApcListEntry);
-    return KiIsSpecialApc(Apc) ||
-           (Thread->KernelApcDisable == 0 && !Thread->ApcState.KernelApcInProgress);
 }
 
 VOID KiRundownApcQueues(PKTHREAD Thread)

@@ -426,7 +426,6 @@ KTEST(ke_handoff, timeout_racing_the_set)
 {
     static KT_RACE Race;
     KAFFINITY Affinity;
-    LONG Satisfied = 0, TimedOut = 0;
 
     KT_REQUIRE_THREADS();
     KeSetSystemAffinityThreadEx(KtThisProcessor());
@@ -447,14 +446,11 @@ KTEST(ke_handoff, timeout_racing_the_set)
         KT_EXPECT_EQ(KtJoin(Thread), STATUS_SUCCESS);
         KT_EXPECT_EQ(Previous, 0);
         if (Race.Status == STATUS_SUCCESS) {
-            Satisfied++;
             KT_EXPECT_EQ(KeReadStateEvent(&Race.Event), 0);
         } else {
-            TimedOut++;
             KT_EXPECT_EQ(Race.Status, STATUS_TIMEOUT);
             KT_EXPECT_EQ(KeReadStateEvent(&Race.Event), 1);
         }
     }
-    KT_EXPECT_EQ(Satisfied + TimedOut, 60);
     KeRevertToUserAffinityThreadEx(0);
 }

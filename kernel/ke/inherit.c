@@ -57,11 +57,8 @@ SCHAR KiComputeThreadPriority(PKTHREAD Thread)
 
 VOID KiRecomputeThreadPriority(PKTHREAD Thread)
 {
-    SCHAR Priority = KiComputeThreadPriority(Thread);
-
-    if (Priority != Thread->Priority) {
-        KiSetPriorityThread(Thread, Priority);
-    }
+    /* KiSetPriorityThread does nothing when the priority is unchanged. */
+    KiSetPriorityThread(Thread, KiComputeThreadPriority(Thread));
 }
 
 /* Raises Owner to Priority and, when Owner is itself blocked on owned

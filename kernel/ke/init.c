@@ -41,21 +41,31 @@ static VOID KipCrash(VOID)
     KeBugCheckEx(MANUALLY_INITIATED_CRASH, 0, 0, 0, 0);
 }
 
+/* The FILTER of ktest=FILTER or bench=FILTER as a string (cut to
+ * KI_MAX_FILTER), or NULL when empty: the runners select everything. One
+ * buffer: each of those options ends the system. */
+static PCSTR KipCopyFilter(PCSTR Value, SIZE_T Length)
+{
+    static char Filter[KI_MAX_FILTER];
+
+    if (Length == 0) {
+        return NULL;
+    }
+    if (Length >= sizeof(Filter)) {
+        Length = sizeof(Filter) - 1;
+    }
+    memcpy(Filter, Value, Length);
+    Filter[Length] = '\0';
+    return Filter;
+}
+
 static VOID KipRunCommandLine(PCSTR CommandLine)
 {
     PCSTR Value;
     SIZE_T Length;
 
     if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "ktest", &Value, &Length)) {
-        static char Filter[KI_MAX_FILTER];
-        ULONG Failed;
-
-        if (Length >= sizeof(Filter)) {
-            Length = sizeof(Filter) - 1;
-        }
-        memcpy(Filter, Value, Length);
-        Filter[Length] = '\0';
-        Failed = KtestRun(Length != 0 ? Filter : NULL);
+        ULONG Failed = KtestRun(KipCopyFilter(Value, Length));
         HalTerminateSystem(Failed == 0 ? HAL_EXIT_SUCCESS : HAL_EXIT_TEST_FAILED);
     }
     /* bench[=FILTER] [benchtime=MS]: the in-kernel benchmark suite
@@ -63,16 +73,11 @@ static VOID KipRunCommandLine(PCSTR CommandLine)
      * (a two-processor benchmark on one processor) are results, not a
      * failure of the run. */
     if (KiFindBootOption(CommandLine, LOADER_MAX_COMMAND_LINE, "bench", &Value, &Length)) {
-        static char Filter[KI_MAX_FILTER];
+        PCSTR Filter = KipCopyFilter(Value, Length);
         ULONG MinTimeMs = KI_DEFAULT_BENCH_TIME_MS;
 
-        if (Length >= sizeof(Filter)) {
-            Length = sizeof(Filter) - 1;
-        }
-        memcpy(Filter, Value, Length);
-        Filter[Length] = '\0';
         (VOID) KiFindBootOptionUlong(CommandLine, LOADER_MAX_COMMAND_LINE, "benchtime", &MinTimeMs);
-        KbenchRun(Length != 0 ? Filter : NULL, MinTimeMs);
+        KbenchRun(Filter, MinTimeMs);
         HalTerminateSystem(HAL_EXIT_SUCCESS);
     }
     /* bugcheck=suite.name: one KTEST_BUGCHECK case, which must end in its

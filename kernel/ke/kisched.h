@@ -195,8 +195,6 @@ VOID KiBoostMutantOwners(PKTHREAD Waiter);
 
 /* ---- APCs (apc.c); dispatcher lock held ---- */
 
-/* The APC_LEVEL work of this processor's current thread (softint.c). */
-VOID KiApcInterrupt(VOID);
 /* A kernel APC may be deliverable to the current thread now that a region
  * ended: delivers it (PASSIVE_LEVEL) or requests the APC interrupt. */
 VOID KiCheckForKernelApcDelivery(VOID);

@@ -44,7 +44,7 @@ VOID KiCheckSoftwareInterrupts(VOID)
                                __ATOMIC_RELAXED);
             KiWriteIrql(APC_LEVEL);
             KiRestoreInterrupts(TRUE);
-            KiApcInterrupt();
+            KiDeliverApc();
             KiDisableInterrupts();
             KiWriteIrql(Irql);
             KiRestoreInterrupts(Enabled);

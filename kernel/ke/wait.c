@@ -175,6 +175,58 @@ static DECLSPEC_NORETURN __attribute__((noinline)) VOID KiWaitIrqlError(PVOID Ob
     KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Object, Irql, 0, (ULONG_PTR)Caller);
 }
 
+/* The entry of every wait: the lock's level first, from where the thread
+ * cannot move, so the PRCB names it without disabling interrupts; then the
+ * dispatcher lock, taken here or left held by KeSetEvent(..., TRUE) and
+ * friends (WaitNext: the IRQL rules apply to the level the caller had
+ * before that call). *OldIrql is the level the wait returns to. FALSE,
+ * with the IRQL back and no lock, for a caller that is no schedulable
+ * thread and must poll (KiPollWait). Object and Caller name the stop
+ * screen of a wait at a level that forbids it. */
+FORCEINLINE BOOLEAN KiEnterWait(PVOID Object, BOOLEAN ZeroTimeout, PVOID Caller,
+                                PKTHREAD *ThreadOut, PKIRQL OldIrql)
+{
+    KIRQL Irql = KiReadIrqlInline();
+    PKTHREAD Thread;
+
+    if (Irql < DISPATCH_LEVEL) {
+        KiRaiseToDispatchInline();
+    }
+    Thread = KeGetCurrentPrcb()->CurrentThread;
+    *ThreadOut = Thread;
+    if (Thread != NULL && Thread->WaitNext) {
+        Thread->WaitNext = FALSE;
+        *OldIrql = Thread->WaitIrql;
+        if (__builtin_expect(*OldIrql >= DISPATCH_LEVEL && !ZeroTimeout, 0)) {
+            KiWaitIrqlError(Object, *OldIrql, Caller);
+        }
+        return TRUE;
+    }
+    if (__builtin_expect(Irql > DISPATCH_LEVEL || (Irql == DISPATCH_LEVEL && !ZeroTimeout), 0)) {
+        KiWaitIrqlError(Object, Irql, Caller);
+    }
+    if (__builtin_expect(!ZeroTimeout && (Thread == NULL || Thread->IdleThread), 0)) {
+        KiLowerFromDispatcherLock(Irql);
+        return FALSE;
+    }
+    KiAcquireDispatcherLockRaw();
+    *OldIrql = Irql;
+    return TRUE;
+}
+
+/* Links Block (Thread's wait on Object, satisfied with status Key) into
+ * Object's wait list. */
+FORCEINLINE VOID KiLinkWaitBlock(PKWAIT_BLOCK Block, PVOID Object, USHORT Key, WAIT_TYPE WaitType,
+                                 PKTHREAD Thread)
+{
+    Block->Object = Object;
+    Block->WaitKey = Key;
+    Block->WaitType = (UCHAR)WaitType;
+    Block->Thread = Thread;
+    Block->BlockState = 1;
+    InsertTailList(&((PDISPATCHER_HEADER)Object)->WaitListHead, &Block->WaitListEntry);
+}
+
 /* A wait by code that is not a schedulable thread (boot code before the
  * scheduler, an idle thread): poll with zero timeouts. */
 static NTSTATUS KiPollWait(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason,
@@ -199,7 +251,6 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
 {
     BOOLEAN ZeroTimeout = Timeout != NULL && Timeout->QuadPart == 0;
     BOOLEAN HasMutant = FALSE;
-    KIRQL Irql = KiReadIrqlInline();
     PKTHREAD Thread;
     NTSTATUS Status;
     KIRQL OldIrql;
@@ -209,31 +260,9 @@ NTSTATUS KiWaitForObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT
     if (Count > MAXIMUM_WAIT_OBJECTS || (WaitBlockArray == NULL && Count > THREAD_WAIT_OBJECTS)) {
         KeBugCheckEx(MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, (ULONG_PTR)WaitBlockArray, 0, 0);
     }
-    /* The lock's level first: from there on the thread cannot move, so
-     * the PRCB names it without disabling interrupts (KiCurrentThread). */
-    if (Irql < DISPATCH_LEVEL) {
-        KiRaiseToDispatchInline();
-    }
-    Thread = KeGetCurrentPrcb()->CurrentThread;
-    if (Thread != NULL && Thread->WaitNext) {
-        /* KeSetEvent(..., TRUE) and friends left the lock held; the IRQL
-         * rules apply to the level the caller had before that call. */
-        Thread->WaitNext = FALSE;
-        OldIrql = Thread->WaitIrql;
-        if (__builtin_expect(OldIrql >= DISPATCH_LEVEL && !ZeroTimeout, 0)) {
-            KiWaitIrqlError(Count != 0 ? Object[0] : NULL, OldIrql, __builtin_return_address(0));
-        }
-    } else {
-        if (__builtin_expect(Irql > DISPATCH_LEVEL || (Irql == DISPATCH_LEVEL && !ZeroTimeout),
-                             0)) {
-            KiWaitIrqlError(Count != 0 ? Object[0] : NULL, Irql, __builtin_return_address(0));
-        }
-        if (__builtin_expect(!ZeroTimeout && (Thread == NULL || Thread->IdleThread), 0)) {
-            KiLowerFromDispatcherLock(Irql);
-            return KiPollWait(Count, Object, WaitType, WaitReason, Timeout, WaitBlockArray);
-        }
-        KiAcquireDispatcherLockRaw();
-        OldIrql = Irql;
+    if (!KiEnterWait(Count != 0 ? Object[0] : NULL, ZeroTimeout, __builtin_return_address(0),
+                     &Thread, &OldIrql)) {
+        return KiPollWait(Count, Object, WaitType, WaitReason, Timeout, WaitBlockArray);
     }
     /* The timeout is fixed once: a wait restarted after kernel APCs ran
      * keeps the original deadline. */
@@ -302,28 +331,17 @@ Restart:
      * timer not queued would never fire and the wait would never end).
      * Then nothing is linked yet, and the wait simply times out. */
     if (Timeout != NULL) {
-        PKWAIT_BLOCK Block = &Thread->WaitBlock[KI_TIMEOUT_BLOCK];
         if (!KiInsertTimer(&Thread->Timer, Due)) {
             Status = STATUS_TIMEOUT;
             goto Done;
         }
-        Block->Object = &Thread->Timer;
-        Block->WaitKey = (USHORT)STATUS_TIMEOUT;
-        Block->WaitType = WaitAny;
-        Block->Thread = Thread;
-        Block->BlockState = 1;
         Thread->Timer.Header.SignalState = 0;
-        InsertTailList(&Thread->Timer.Header.WaitListHead, &Block->WaitListEntry);
+        KiLinkWaitBlock(&Thread->WaitBlock[KI_TIMEOUT_BLOCK], &Thread->Timer,
+                        (USHORT)STATUS_TIMEOUT, WaitAny, Thread);
     }
     /* A wait block into each object. */
     for (ULONG i = 0; i < Count; i++) {
-        PKWAIT_BLOCK Block = &WaitBlockArray[i];
-        Block->Object = Object[i];
-        Block->WaitKey = (USHORT)i;
-        Block->WaitType = (UCHAR)WaitType;
-        Block->Thread = Thread;
-        Block->BlockState = 1;
-        InsertTailList(&((PDISPATCHER_HEADER)Object[i])->WaitListHead, &Block->WaitListEntry);
+        KiLinkWaitBlock(&WaitBlockArray[i], Object[i], (USHORT)i, WaitType, Thread);
         HasMutant |= ((PDISPATCHER_HEADER)Object[i])->Type == MutantObject;
     }
     Thread->WaitBlockList = WaitBlockArray;
@@ -364,35 +382,12 @@ static NTSTATUS KiWaitForSingleObjectNoTimeout(PVOID Object, KWAIT_REASON WaitRe
                                                KPROCESSOR_MODE WaitMode, BOOLEAN Alertable)
 {
     PDISPATCHER_HEADER Header = Object;
-    KIRQL Irql = KiReadIrqlInline();
-    PKWAIT_BLOCK Block;
     PKTHREAD Thread;
     NTSTATUS Status;
     KIRQL OldIrql;
-    PKPRCB Prcb;
 
-    /* At the lock's level the thread cannot move: the PRCB names it. */
-    if (Irql < DISPATCH_LEVEL) {
-        KiRaiseToDispatchInline();
-    }
-    Prcb = KeGetCurrentPrcb();
-    Thread = Prcb->CurrentThread;
-    if (Thread != NULL && Thread->WaitNext) {
-        Thread->WaitNext = FALSE;
-        OldIrql = Thread->WaitIrql;
-        if (__builtin_expect(OldIrql >= DISPATCH_LEVEL, 0)) {
-            KiWaitIrqlError(Object, OldIrql, __builtin_return_address(0));
-        }
-    } else {
-        if (__builtin_expect(Irql >= DISPATCH_LEVEL, 0)) {
-            KiWaitIrqlError(Object, Irql, __builtin_return_address(0));
-        }
-        if (__builtin_expect(Thread == NULL || Thread->IdleThread, 0)) {
-            KiLowerFromDispatcherLock(Irql);
-            return KiPollWait(1, &Object, WaitAny, WaitReason, NULL, NULL);
-        }
-        KiAcquireDispatcherLockRaw();
-        OldIrql = Irql;
+    if (!KiEnterWait(Object, FALSE, __builtin_return_address(0), &Thread, &OldIrql)) {
+        return KiPollWait(1, &Object, WaitAny, WaitReason, NULL, NULL);
     }
 
     if (__builtin_expect(Header->Type == MutantObject || Alertable ||
@@ -408,21 +403,15 @@ static NTSTATUS KiWaitForSingleObjectNoTimeout(PVOID Object, KWAIT_REASON WaitRe
         return Status;
     }
 
-    Block = &Thread->WaitBlock[0];
-    Block->Object = Object;
-    Block->WaitKey = 0;
-    Block->WaitType = WaitAny;
-    Block->Thread = Thread;
-    Block->BlockState = 1;
-    InsertTailList(&Header->WaitListHead, &Block->WaitListEntry);
-    Thread->WaitBlockList = Block;
+    KiLinkWaitBlock(&Thread->WaitBlock[0], Object, 0, WaitAny, Thread);
+    Thread->WaitBlockList = &Thread->WaitBlock[0];
     Thread->WaitBlockCount = 1;
     Thread->WaitMode = WaitMode;
     Thread->WaitReason = (UCHAR)WaitReason;
     Thread->WaitIrql = OldIrql;
     Thread->WaitStatus = STATUS_SUCCESS;
     Thread->State = Waiting;
-    Status = KiSwapThread(Thread, Prcb);
+    Status = KiSwapThread(Thread, KeGetCurrentPrcb());
     KiLowerFromDispatcherLock(OldIrql);
     if (Status == STATUS_KERNEL_APC) {
         /* Kernel APCs woke it and ran as the IRQL dropped: it waits

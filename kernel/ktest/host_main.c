@@ -94,12 +94,8 @@ int main(int argc, char **argv)
     }
     if (argc > Argument + 1 && KtestStringsEqual(argv[Argument], "--bugcheck-one")) {
         const char *Name = argv[Argument + 1];
-        SIZE_T Length = 0;
 
-        while (Name[Length] != '\0') {
-            Length++;
-        }
-        KtBugCheckCase = KtestBugCheckFind(Name, Length);
+        KtBugCheckCase = KtestBugCheckFind(Name, strlen(Name));
         if (KtBugCheckCase == NULL) {
             DbgPrint("ktest_hosted: no bug check case named %s\n", Name);
             return 2;

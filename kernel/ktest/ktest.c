@@ -48,11 +48,7 @@ BOOLEAN KtestStringsEqual(const char *A, const char *B)
     if (A == NULL || B == NULL) {
         return A == B;
     }
-    while (*A != '\0' && *A == *B) {
-        A++;
-        B++;
-    }
-    return *A == *B;
+    return strcmp(A, B) == 0;
 }
 
 BOOLEAN KtestCheck(PKTEST_CONTEXT Context, BOOLEAN Ok)

@@ -9,8 +9,8 @@
  * Wake protocol (no lost wake-up, no KeSetEvent per freed page): the
  * thread sets MiZeroPageWaiting, re-checks the free list, then waits on a
  * synchronization event; a free that finds the flag set clears it with an
- * exchange and sets the event (pfn.c, MiSignalZeroPageThread), after
- * dropping the PFN lock. As NT, a free wakes the thread only once the free
+ * exchange and sets the event (MiSignalZeroPageThread, which pfn.c calls
+ * after dropping the PFN lock). As NT, a free wakes the thread only once the free
  * list holds MI_MINIMUM_FREE_PAGES_TO_ZERO pages: waking it for every page
  * made each page free cost a thread wake-up and an IPI to the idle
  * processor that runs it (and PFN lock contention with that processor).

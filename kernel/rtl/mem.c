@@ -1,6 +1,6 @@
 /*
  * mem.c - the C memory and string primitives of the kernel (memcpy,
- * memmove, memset, memcmp, strlen, wcslen). ntoskrnl exports them because
+ * memmove, memset, memcmp, strlen, strcmp, wcslen). ntoskrnl exports them because
  * drivers import them, exactly as on NT. Built only in the kernel toolchain:
  * the hosted build uses libc's versions, which ASan instruments.
  *
@@ -17,6 +17,7 @@
 #pragma comment(linker, "/EXPORT:memset")
 #pragma comment(linker, "/EXPORT:memcmp")
 #pragma comment(linker, "/EXPORT:strlen")
+#pragma comment(linker, "/EXPORT:strcmp")
 #pragma comment(linker, "/EXPORT:wcslen")
 
 void *__cdecl memcpy(void *Destination, const void *Source, size_t Count)
@@ -80,6 +81,18 @@ size_t __cdecl strlen(const char *String)
         Length++;
     }
     return Length;
+}
+
+int __cdecl strcmp(const char *String1, const char *String2)
+{
+    const unsigned char *A = (const unsigned char *)String1;
+    const unsigned char *B = (const unsigned char *)String2;
+
+    while (*A != '\0' && *A == *B) {
+        A++;
+        B++;
+    }
+    return (int)*A - (int)*B;
 }
 
 size_t __cdecl wcslen(const WCHAR *String)

@@ -243,3 +243,15 @@ KTEST(rtl_string, match_filter_globs)
     /* An empty glob between commas selects nothing by itself. */
     KT_EXPECT_FALSE(RtlpMatchFilter(",", "guest_ipi_roundtrip"));
 }
+
+/* strcmp (exported by ntoskrnl, as on NT): the sign of the first
+ * difference, bytes compared as unsigned, a prefix sorts first. */
+KTEST(rtl_string, strcmp_orders_as_unsigned_bytes)
+{
+    KT_EXPECT_EQ(strcmp("", ""), 0);
+    KT_EXPECT_EQ(strcmp("keel", "keel"), 0);
+    KT_EXPECT_LT(strcmp("kee", "keel"), 0);
+    KT_EXPECT_GT(strcmp("keel", "kee"), 0);
+    KT_EXPECT_LT(strcmp("abc", "abd"), 0);
+    KT_EXPECT_GT(strcmp("\xE9", "e"), 0);
+}

@@ -278,15 +278,21 @@ static __attribute__((noinline)) void HalpWriteErrno(int Value)
     errno = Value;
 }
 
+/* The two interrupt signals, the clock and the IPI. */
+static VOID HalpInterruptSignalSet(sigset_t *Signals)
+{
+    sigemptyset(Signals);
+    sigaddset(Signals, HALP_CLOCK_SIGNAL);
+    sigaddset(Signals, HALP_IPI_SIGNAL);
+}
+
 /* The host's mask for the interrupt signals (the processor's "IF" for the
  * last instructions of a handler, see below). */
 static VOID HalpBlockInterruptSignals(BOOLEAN Block)
 {
     sigset_t Signals;
 
-    sigemptyset(&Signals);
-    sigaddset(&Signals, HALP_CLOCK_SIGNAL);
-    sigaddset(&Signals, HALP_IPI_SIGNAL);
+    HalpInterruptSignalSet(&Signals);
     pthread_sigmask(Block ? SIG_BLOCK : SIG_UNBLOCK, &Signals, NULL);
 }
 
@@ -379,9 +385,7 @@ static void HalpInstallOnce(void)
     Action.sa_sigaction = HalpInterruptHandler;
     /* Both signals held while the host delivers one (see "Frames"). */
     Action.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&Action.sa_mask);
-    sigaddset(&Action.sa_mask, HALP_CLOCK_SIGNAL);
-    sigaddset(&Action.sa_mask, HALP_IPI_SIGNAL);
+    HalpInterruptSignalSet(&Action.sa_mask);
     sigaction(HALP_CLOCK_SIGNAL, &Action, NULL);
     sigaction(HALP_IPI_SIGNAL, &Action, NULL);
 }
@@ -461,15 +465,13 @@ VOID KiHaltUntilInterrupt(VOID)
 {
     PHALP_PROCESSOR Processor;
     ULONG64 Seen;
-    BOOLEAN Enabled;
     sigset_t Block, Previous;
 
     /* Pinned, read this processor's signal count; a handler that runs
      * after this read is the interrupt the halt waits for. */
-    Enabled = KiDisableInterrupts();
+    (VOID) KiDisableInterrupts();
     Processor = HalpCurrentProcessor();
     Seen = Processor->SignalsReceived;
-    (VOID) Enabled;
 
     /* "sti": takes what is already pending (this may switch threads). */
     KiRestoreInterrupts(TRUE);
@@ -477,9 +479,7 @@ VOID KiHaltUntilInterrupt(VOID)
     /* "hlt": with the interrupt signals blocked, nothing can arrive between
      * the check and the wait; sigsuspend unblocks and waits atomically. A
      * thread that moved to another host thread meanwhile just returns. */
-    sigemptyset(&Block);
-    sigaddset(&Block, HALP_CLOCK_SIGNAL);
-    sigaddset(&Block, HALP_IPI_SIGNAL);
+    HalpInterruptSignalSet(&Block);
     pthread_sigmask(SIG_BLOCK, &Block, &Previous);
     if (HalpCurrentProcessor() == Processor && Processor->SignalsReceived == Seen &&
         (Processor->PendingInterrupts & HalpUnmaskedLines(Processor->Pcr.Irql)) == 0 &&

@@ -42,22 +42,22 @@ _Static_assert(offsetof(HALP_PROCESSOR, PendingInterrupts) == KI_HOSTED_PENDING_
                "arch.h: KI_HOSTED_PENDING_INTERRUPTS");
 
 #define HALP_TLS_LOAD8(Field, Result)                                                              \
-    __asm__ volatile("movb %%fs:HalpThreadProcessor@tpoff+%c1, %b0"                                \
+    __asm__ volatile("movb " KI_HOSTED_TLS(1) ", %b0"                                              \
                      : "=q"(Result)                                                                \
                      : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
                      : "memory")
 #define HALP_TLS_STORE8(Field, Value)                                                              \
-    __asm__ volatile("movb %b0, %%fs:HalpThreadProcessor@tpoff+%c1"                                \
+    __asm__ volatile("movb %b0, " KI_HOSTED_TLS(1)                                                 \
                      :                                                                             \
                      : "q"(Value), "i"(offsetof(HALP_PROCESSOR, Field))                            \
                      : "memory")
 #define HALP_TLS_LOAD32(Field, Result)                                                             \
-    __asm__ volatile("movl %%fs:HalpThreadProcessor@tpoff+%c1, %k0"                                \
+    __asm__ volatile("movl " KI_HOSTED_TLS(1) ", %k0"                                              \
                      : "=r"(Result)                                                                \
                      : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
                      : "memory")
 #define HALP_TLS_LOAD64(Field, Result)                                                             \
-    __asm__ volatile("movq %%fs:HalpThreadProcessor@tpoff+%c1, %0"                                 \
+    __asm__ volatile("movq " KI_HOSTED_TLS(1) ", %0"                                               \
                      : "=r"(Result)                                                                \
                      : "i"(offsetof(HALP_PROCESSOR, Field))                                        \
                      : "memory")
