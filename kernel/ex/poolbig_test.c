@@ -9,6 +9,7 @@
  */
 #include "poolp.h"
 #include <ktest.h>
+#include <ktestpages.h>
 #include <ktestthreads.h>
 
 #define BIG_TAG 'cgiB' /* "Bigc" */
@@ -329,39 +330,6 @@ KTEST(ex_pool_bigcache, executable_and_nx_never_mix)
     ExpFlushBigPageCache();
 }
 
-/* Takes every free physical page (chained through the pages themselves)
- * with the zero-page thread paused (a page being zeroed would be on no
- * list); BigReturnPages gives them back. Nothing may be reported between
- * the two. */
-static PFN_NUMBER BigDrainFreePages(PPFN_NUMBER Count)
-{
-    PFN_NUMBER Pfn, Head = 0;
-
-    *Count = 0;
-    MiPauseZeroPageThread(TRUE);
-    while (MiAllocatePhysicalPage(&Pfn, FALSE)) {
-        PHYSICAL_ADDRESS Pa;
-        Pa.QuadPart = (LONGLONG)Pfn << PAGE_SHIFT;
-        *(PPFN_NUMBER)MmGetVirtualForPhysical(Pa) = Head;
-        Head = Pfn;
-        (*Count)++;
-    }
-    return Head;
-}
-
-static VOID BigReturnPages(PFN_NUMBER Head, PFN_NUMBER Count)
-{
-    while (Count-- > 0) {
-        PHYSICAL_ADDRESS Pa;
-        PFN_NUMBER Next;
-        Pa.QuadPart = (LONGLONG)Head << PAGE_SHIFT;
-        Next = *(PPFN_NUMBER)MmGetVirtualForPhysical(Pa);
-        MiFreePhysicalPage(Head);
-        Head = Next;
-    }
-    MiPauseZeroPageThread(FALSE);
-}
-
 /* Empties the cache, then leaves one freed run of 8 pages in it. */
 static BOOLEAN BigCacheOneRun(VOID)
 {
@@ -386,11 +354,11 @@ KTEST(ex_pool_bigcache, low_memory_flushes_and_retries)
 
     KT_ASSERT_TRUE(BigCacheOneRun());
 
-    Head = BigDrainFreePages(&Count);
+    Head = KtDrainFreePages(&Count, TRUE);
     FreeDrained = MiFreePhysicalPageCount();
     Block = BigAllocate(POOL_FLAG_NON_PAGED, 5 * PAGE_SIZE);
     CachedAfter = ExpBigPageCachePages();
-    BigReturnPages(Head, Count);
+    KtReturnPages(Head, Count);
 
     KT_EXPECT_EQ(FreeDrained, 0);
     KT_ASSERT_NOT_NULL(Block);
@@ -412,7 +380,7 @@ KTEST(ex_pool_bigcache, small_block_growth_flushes_the_cache)
 
     KT_ASSERT_TRUE(BigCacheOneRun());
 
-    Head = BigDrainFreePages(&Count);
+    Head = KtDrainFreePages(&Count, TRUE);
     for (; Taken < 65536; Taken++) {
         PUCHAR Block =
             ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, 4000, BIG_TAG);
@@ -428,7 +396,7 @@ KTEST(ex_pool_bigcache, small_block_growth_flushes_the_cache)
         BigFree(Chain);
         Chain = Next;
     }
-    BigReturnPages(Head, Count);
+    KtReturnPages(Head, Count);
 
     KT_EXPECT_GT(Taken, 0);
     KT_EXPECT_EQ(CachedAfter, 0);

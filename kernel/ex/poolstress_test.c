@@ -119,9 +119,10 @@ KTEST(ex_pool_stress, unpinned_storm_back_to_baseline)
     memset(&StStorm, 0, sizeof(StStorm));
     KiReapTerminatedThreads();
     StacksBefore = KiQueryKernelStackCount();
-    /* Freed big-page runs stay mapped in the pool's cache: both counts
-     * are taken with it empty. */
+    /* Freed big-page runs stay mapped in the pool's cache, dead stacks in
+     * the memory manager's: both counts are taken with them empty. */
     ExpFlushBigPageCache();
+    MiFlushDeadStacks();
     FreeBefore = MiFreePhysicalPageCount();
     SegmentsBefore = ExpPoolPagesInUse();
 
@@ -165,6 +166,7 @@ KTEST(ex_pool_stress, unpinned_storm_back_to_baseline)
      * its first pool use (13 pages each) and page-table pages for new
      * kernel VA may remain. */
     ExpFlushBigPageCache();
+    MiFlushDeadStacks();
     FreeAfter = MiFreePhysicalPageCount();
     SegmentsAfter = ExpPoolPagesInUse();
     KT_EXPECT_GE(FreeAfter + (SegmentsAfter - SegmentsBefore) + 16 +

@@ -271,6 +271,12 @@ NTSTATUS MiArchProtectPage(ULONG_PTR Va, ULONG Protect);
 BOOLEAN MiArchTranslate(ULONG_PTR Va, PULONG64 PhysicalAddress);
 /* TRUE when reading Va cannot fault (used by the stack walker). */
 BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va);
+/* The contents of Pages mapped pages at Va are dead and the range is about
+ * to be reused as it stands (a kernel stack kept for the next thread):
+ * whatever the platform tracks about them goes, as when they are unmapped
+ * (hosted: ASan's poison of stack frames that never returned; x64:
+ * nothing). */
+VOID MiArchForgetContents(ULONG_PTR Va, SIZE_T Pages);
 /* Drops this processor's cached translations for Pages pages at Va (the
  * TLB shootdown worker; a no-op where the host keeps mappings coherent). */
 VOID MiArchInvalidateRange(ULONG_PTR Va, SIZE_T Pages);

@@ -175,7 +175,8 @@ DECLSPEC_NORETURN VOID KiTerminateThread(NTSTATUS ExitStatus);
  * loop and thread creation call it). Returns the number reaped. */
 ULONG KiReapTerminatedThreads(VOID);
 /* Waits (PASSIVE_LEVEL, a schedulable thread) until every terminated
- * thread has been reaped, on any processor: tests call it before comparing
+ * thread has been reaped, on any processor, and frees the dead stacks the
+ * memory manager keeps for new threads: tests call it before comparing
  * page or thread counts with a baseline. */
 VOID KiSettleTerminatedThreads(VOID);
 /* Threads alive (created, not yet reaped), for leak checks. */

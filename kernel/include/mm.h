@@ -114,6 +114,12 @@ SIZE_T MiLargestFreeSystemPteRun(VOID);
 /* Backs [Va, Va + Pages pages) with fresh physical pages (zeroed when
  * Zero) mapped with Protect; on failure nothing stays mapped. */
 NTSTATUS MiMapNewPages(ULONG_PTR Va, SIZE_T Pages, ULONG Protect, BOOLEAN Zero);
+/* Reserves Pages + 1 pages of system VA and maps fresh zeroed read-write
+ * pages on all but one guard page, left unmapped: the first when
+ * GuardBelow (a stack), else the last. Returns the first mapped address;
+ * 0 when out of pages or VA (a shortage of pages first gives back the
+ * cached dead stacks, stack.c, and tries again). */
+ULONG_PTR MiMapGuardedRun(SIZE_T Pages, BOOLEAN GuardBelow);
 /* Unmaps the range, flushes every processor's TLB for it, then frees the
  * physical pages behind it (never before the flush). */
 VOID MiUnmapAndFreePages(ULONG_PTR Va, SIZE_T Pages);
@@ -128,12 +134,19 @@ extern volatile LONGLONG MiTlbFlushCount;
 
 /* ---- Kernel stacks (stack.c) ------------------------------------------- */
 
-/* Maps Size bytes (rounded up to pages; 0 = KERNEL_STACK_SIZE) of zeroed
- * stack with an unmapped guard page below them. Returns the stack base
- * (top, exclusive) and the lowest usable address in *StackLimit; NULL when
- * out of memory or VA. */
+/* Maps Size bytes (rounded up to pages; 0 = KERNEL_STACK_SIZE) of stack
+ * with an unmapped guard page below them: a dead stack of the size kernel
+ * threads use (KI_KERNEL_STACK_SIZE) when one is cached, else fresh zeroed
+ * pages. Returns the stack base (top, exclusive) and the lowest usable
+ * address in *StackLimit; NULL when out of memory or VA. */
 PVOID MmCreateKernelStack(SIZE_T Size, PULONG_PTR StackLimit);
-/* Size must be the one passed to MmCreateKernelStack. */
+/* Size must be the one passed to MmCreateKernelStack. A stack of the
+ * cached size is kept mapped for the next thread while the cache has
+ * room; deleting one twice is a bug check (MEMORY_MANAGEMENT). */
 VOID MmDeleteKernelStack(PVOID StackBase, SIZE_T Size);
+/* Frees every cached dead stack; returns the pages given back. Called
+ * when memory runs short, and by tests before page-count baselines. */
+SIZE_T MiFlushDeadStacks(VOID);
+ULONG MiDeadStackCacheCount(VOID);
 
 #endif /* _MM_ */

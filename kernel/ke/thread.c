@@ -303,6 +303,8 @@ VOID KiSettleTerminatedThreads(VOID)
         KiReleaseDispatcherLock(OldIrql);
         Count = KiQueryThreadCount();
         if (Empty && Count == Last) {
+            /* Their stacks too, not kept for the next thread. */
+            MiFlushDeadStacks();
             return;
         }
         Last = Count;

@@ -23,8 +23,8 @@ typedef struct _MI_CONTIGUOUS_BLOCK {
 static PMI_CONTIGUOUS_BLOCK MiContiguousBlocks;
 static KI_LOCK MiContiguousLock;
 
-static PVOID MiAllocateContiguous(SIZE_T NumberOfBytes, ULONG64 Lowest, ULONG64 Highest,
-                                  ULONG64 Boundary, ULONG Protect, ULONG CacheType)
+static PVOID MiTryAllocateContiguous(SIZE_T NumberOfBytes, ULONG64 Lowest, ULONG64 Highest,
+                                     ULONG64 Boundary, ULONG Protect, ULONG CacheType)
 {
     PFN_NUMBER Pages = BYTES_TO_PAGES(NumberOfBytes), BasePfn, HighestPfn;
     PMI_CONTIGUOUS_BLOCK Block;
@@ -62,6 +62,20 @@ static PVOID MiAllocateContiguous(SIZE_T NumberOfBytes, ULONG64 Lowest, ULONG64 
     Block->Next = MiContiguousBlocks;
     MiContiguousBlocks = Block;
     KiReleaseLock(&MiContiguousLock, OldIrql);
+    return Base;
+}
+
+static PVOID MiAllocateContiguous(SIZE_T NumberOfBytes, ULONG64 Lowest, ULONG64 Highest,
+                                  ULONG64 Boundary, ULONG Protect, ULONG CacheType)
+{
+    PVOID Base =
+        MiTryAllocateContiguous(NumberOfBytes, Lowest, Highest, Boundary, Protect, CacheType);
+
+    /* Short of pages: the dead stacks kept for new threads go first. */
+    if (Base == NULL && NumberOfBytes != 0 && MiFlushDeadStacks() != 0) {
+        Base =
+            MiTryAllocateContiguous(NumberOfBytes, Lowest, Highest, Boundary, Protect, CacheType);
+    }
     return Base;
 }
 

@@ -65,23 +65,47 @@ NTSTATUS MiMapNewPages(ULONG_PTR Va, SIZE_T Pages, ULONG Protect, BOOLEAN Zero)
     return STATUS_SUCCESS;
 }
 
-PVOID MiAllocateKernelPages(SIZE_T PageCount)
+static ULONG_PTR MiTryMapGuardedRun(SIZE_T Pages, BOOLEAN GuardBelow)
 {
     ULONG_PTR Va;
 
-    if (PageCount == 0 || PageCount >= MiSystemVaPages || PageCount > MiFreePhysicalPageCount()) {
-        return NULL;
+    if (Pages > MiFreePhysicalPageCount()) {
+        return 0;
     }
-    /* One more page of VA: the guard page stays unmapped. */
-    Va = MiReserveSystemPtes(PageCount + 1);
+    Va = MiReserveSystemPtes(Pages + 1);
     if (Va == 0) {
-        return NULL;
+        return 0;
     }
-    if (!NT_SUCCESS(MiMapNewPages(Va, PageCount, PAGE_READWRITE, TRUE))) {
-        MiReleaseSystemPtes(Va, PageCount + 1);
-        return NULL;
+    if (GuardBelow) {
+        Va += PAGE_SIZE;
     }
-    return (PVOID)Va;
+    /* Zeroed: fresh pages may hold anything their last owner left. */
+    if (!NT_SUCCESS(MiMapNewPages(Va, Pages, PAGE_READWRITE, TRUE))) {
+        MiReleaseSystemPtes(GuardBelow ? Va - PAGE_SIZE : Va, Pages + 1);
+        return 0;
+    }
+    return Va;
+}
+
+ULONG_PTR MiMapGuardedRun(SIZE_T Pages, BOOLEAN GuardBelow)
+{
+    ULONG_PTR Va;
+
+    if (Pages == 0 || Pages >= MiSystemVaPages) {
+        return 0;
+    }
+    Va = MiTryMapGuardedRun(Pages, GuardBelow);
+    /* Short of pages: the dead stacks kept for new threads go first. */
+    if (Va == 0 && MiFlushDeadStacks() != 0) {
+        Va = MiTryMapGuardedRun(Pages, GuardBelow);
+    }
+    return Va;
+}
+
+PVOID MiAllocateKernelPages(SIZE_T PageCount)
+{
+    /* The guard page after the run stays unmapped. */
+    return (PVOID)MiMapGuardedRun(PageCount, FALSE);
 }
 
 VOID MiFreeKernelPages(PVOID Base, SIZE_T PageCount)

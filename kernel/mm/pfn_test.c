@@ -232,6 +232,10 @@ KTEST(mm_pfn, zero_page_thread_zeroes_freed_pages)
     }
     KT_EXPECT_EQ(Thread->Priority, 0);
     KT_EXPECT_EQ(Thread->BasePriority, 0);
+    /* Earlier tests' threads' stacks are freed first: a few pages freed
+     * after the thread has emptied the list stay there (below the wake
+     * threshold) and would be counted here. */
+    KiSettleTerminatedThreads();
     for (ULONG i = 0; i < RTL_NUMBER_OF(Pfns); i++) {
         KT_ASSERT_TRUE(MiAllocatePhysicalPage(&Pfns[i], FALSE));
         memset(PageWords(Pfns[i]), 0xC3, PAGE_SIZE);

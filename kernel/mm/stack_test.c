@@ -1,19 +1,31 @@
 /*
  * stack_test.c - ktest cases for kernel stacks: size and alignment, the
- * guard page below StackLimit, zeroed contents, and no leaks.
+ * guard page below StackLimit, zeroed contents, no leaks, and the cache of
+ * dead stacks (reuse, its bound, giving it back when pages run short, a
+ * double delete).
  */
 #include <ntddk.h>
 #include <arch.h>
 #include <ktest.h>
+#include <ktestpages.h>
 #include <mm.h>
+
+#define STACK_PAGES (KI_KERNEL_STACK_SIZE / PAGE_SIZE)
 
 KTEST(mm_stack, create_delete)
 {
-    PFN_NUMBER Free = MiFreePhysicalPageCount();
-    SIZE_T Used = MiSystemPtesInUse();
+    PFN_NUMBER Free;
+    SIZE_T Used;
     ULONG_PTR Limit = 0;
-    PUCHAR Base = MmCreateKernelStack(KERNEL_STACK_SIZE, &Limit);
+    PUCHAR Base;
     BOOLEAN Zero = TRUE;
+
+    /* Fresh pages, not a dead stack (KERNEL_STACK_SIZE is the cached size
+     * on bare metal). */
+    MiFlushDeadStacks();
+    Free = MiFreePhysicalPageCount();
+    Used = MiSystemPtesInUse();
+    Base = MmCreateKernelStack(KERNEL_STACK_SIZE, &Limit);
 
     KT_ASSERT_NOT_NULL(Base);
     KT_EXPECT_EQ((ULONG_PTR)Base & (PAGE_SIZE - 1), 0);
@@ -32,6 +44,7 @@ KTEST(mm_stack, create_delete)
     KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free - KERNEL_STACK_SIZE / PAGE_SIZE);
     KT_EXPECT_EQ(MiSystemPtesInUse(), Used + KERNEL_STACK_SIZE / PAGE_SIZE + 1);
     MmDeleteKernelStack(Base, KERNEL_STACK_SIZE);
+    MiFlushDeadStacks();
     KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
     KT_EXPECT_EQ(MiSystemPtesInUse(), Used);
     KT_EXPECT_FALSE(MiArchIsAddressReadable(Limit));
@@ -92,10 +105,138 @@ KTEST(mm_stack, many_stacks_no_leak)
     ULONG_PTR Limits[64];
 
     for (ULONG Round = 0; Round < 2; Round++) {
+        MiFlushDeadStacks();
         Free = MiFreePhysicalPageCount();
         Used = MiSystemPtesInUse();
         KT_ASSERT_TRUE(CreateManyStacks(Bases, Limits, RTL_NUMBER_OF(Bases)));
     }
+    MiFlushDeadStacks();
     KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
     KT_EXPECT_EQ(MiSystemPtesInUse(), Used);
+}
+
+/* A deleted stack of the kernel threads' size stays mapped, guard and
+ * all, and is what the next creation of that size gets. */
+KTEST(mm_stack, dead_stack_is_reused)
+{
+    PFN_NUMBER Free;
+    SIZE_T Used;
+    ULONG_PTR Limit = 0, Again = 0;
+    PUCHAR Base, Reused;
+
+    MiFlushDeadStacks();
+    Free = MiFreePhysicalPageCount();
+    Used = MiSystemPtesInUse();
+    Base = MmCreateKernelStack(KI_KERNEL_STACK_SIZE, &Limit);
+    KT_ASSERT_NOT_NULL(Base);
+    *((PULONG64)Base - 1) = 0x5354414B;
+    MmDeleteKernelStack(Base, KI_KERNEL_STACK_SIZE);
+
+    KT_EXPECT_EQ(MiDeadStackCacheCount(), 1);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free - STACK_PAGES);
+    KT_EXPECT_TRUE(MiArchIsAddressReadable(Limit));
+    KT_EXPECT_FALSE(MiArchIsAddressReadable(Limit - 1));
+
+    Reused = MmCreateKernelStack(KI_KERNEL_STACK_SIZE, &Again);
+    KT_EXPECT_EQ((ULONG_PTR)Reused, (ULONG_PTR)Base);
+    KT_EXPECT_EQ(Again, Limit);
+    KT_EXPECT_EQ(MiDeadStackCacheCount(), 0);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free - STACK_PAGES);
+    /* Usable to the top, as a fresh one. */
+    *((PULONG64)Reused - 1) = 0;
+    MmDeleteKernelStack(Reused, KI_KERNEL_STACK_SIZE);
+
+    KT_EXPECT_EQ(MiFlushDeadStacks(), STACK_PAGES);
+    KT_EXPECT_EQ(MiDeadStackCacheCount(), 0);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    KT_EXPECT_EQ(MiSystemPtesInUse(), Used);
+    KT_EXPECT_FALSE(MiArchIsAddressReadable(Limit));
+}
+
+/* Stacks of another size are never kept. */
+KTEST(mm_stack, other_sizes_are_not_kept)
+{
+    PFN_NUMBER Free;
+    ULONG_PTR Limit = 0;
+    PVOID Base;
+
+    MiFlushDeadStacks();
+    Free = MiFreePhysicalPageCount();
+    Base = MmCreateKernelStack(KI_KERNEL_STACK_SIZE + PAGE_SIZE, &Limit);
+    KT_ASSERT_NOT_NULL(Base);
+    MmDeleteKernelStack(Base, KI_KERNEL_STACK_SIZE + PAGE_SIZE);
+    KT_EXPECT_EQ(MiDeadStackCacheCount(), 0);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+}
+
+/* However many threads die at once, the cache keeps a bounded number of
+ * stacks and frees the rest. */
+KTEST(mm_stack, dead_stack_cache_is_bounded)
+{
+    PVOID Bases[24];
+    ULONG_PTR Limits[24];
+    PFN_NUMBER Free;
+    SIZE_T Used;
+    ULONG Kept;
+
+    MiFlushDeadStacks();
+    Free = MiFreePhysicalPageCount();
+    Used = MiSystemPtesInUse();
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Bases); i++) {
+        Bases[i] = MmCreateKernelStack(KI_KERNEL_STACK_SIZE, &Limits[i]);
+        KT_ASSERT_NOT_NULL(Bases[i]);
+    }
+    for (ULONG i = 0; i < RTL_NUMBER_OF(Bases); i++) {
+        MmDeleteKernelStack(Bases[i], KI_KERNEL_STACK_SIZE);
+    }
+    Kept = MiDeadStackCacheCount();
+    KT_EXPECT_GT(Kept, 0);
+    KT_EXPECT_LE(Kept, 16);
+    KT_EXPECT_LE((PFN_NUMBER)Kept * STACK_PAGES, MiTotalPhysicalPageCount() / 64);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free - (PFN_NUMBER)Kept * STACK_PAGES);
+    KT_EXPECT_EQ(MiFlushDeadStacks(), (SIZE_T)Kept * STACK_PAGES);
+    KT_EXPECT_EQ(MiFreePhysicalPageCount(), Free);
+    KT_EXPECT_EQ(MiSystemPtesInUse(), Used);
+}
+
+/* With no free page left but a dead stack's, an allocation of fresh pages
+ * (the pool's, a stack of another size) gets them: the cache is given back
+ * first. */
+KTEST(mm_stack, shortage_frees_dead_stacks)
+{
+    PFN_NUMBER Head, Count, FreeDrained;
+    ULONG_PTR Limit = 0;
+    PVOID Base, Pages;
+
+    MiFlushDeadStacks();
+    Base = MmCreateKernelStack(KI_KERNEL_STACK_SIZE, &Limit);
+    KT_ASSERT_NOT_NULL(Base);
+    MmDeleteKernelStack(Base, KI_KERNEL_STACK_SIZE);
+    KT_ASSERT_EQ(MiDeadStackCacheCount(), 1);
+
+    /* Every free page is taken; the dead stack's are all that is left. */
+    Head = KtDrainFreePages(&Count, FALSE);
+    FreeDrained = MiFreePhysicalPageCount();
+    Pages = MiAllocateKernelPages(2);
+    KtReturnPages(Head, Count);
+
+    KT_EXPECT_EQ(FreeDrained, 0);
+    KT_EXPECT_NOT_NULL(Pages);
+    KT_EXPECT_EQ(MiDeadStackCacheCount(), 0);
+    MiFreeKernelPages(Pages, 2);
+}
+
+/* The stop screen of a stack deleted twice while the first delete keeps
+ * it: the second would hand one stack to two threads. */
+KTEST_BUGCHECK_P1(mm_stack_misuse, double_delete_dead_stack, MEMORY_MANAGEMENT, 0x41795)
+{
+    ULONG_PTR Limit = 0;
+    PVOID Base;
+
+    MiFlushDeadStacks();
+    Base = MmCreateKernelStack(KI_KERNEL_STACK_SIZE, &Limit);
+    KT_ASSERT_NOT_NULL(Base);
+    MmDeleteKernelStack(Base, KI_KERNEL_STACK_SIZE);
+    KT_ASSERT_EQ(MiDeadStackCacheCount(), 1);
+    MmDeleteKernelStack(Base, KI_KERNEL_STACK_SIZE);
 }

@@ -259,6 +259,13 @@ BOOLEAN MiArchTranslate(ULONG_PTR Va, PULONG64 PhysicalAddress)
     return MiLookup(Va, PhysicalAddress, FALSE);
 }
 
+VOID MiArchForgetContents(ULONG_PTR Va, SIZE_T Pages)
+{
+    /* Nothing is kept about a page's contents. */
+    (VOID) Va;
+    (VOID) Pages;
+}
+
 BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va)
 {
     ULONG64 Physical;

@@ -20,6 +20,13 @@
 #include <mm.h>
 #include "hosted_private.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define KT_ASAN 1
+#endif
+#endif
+
 VOID HalpTestSwapProbe(PKTHREAD Old, PKTHREAD New, ULONG64 After[6]);
 VOID HalpTestClobberAndSwap(PKTHREAD Old, PKTHREAD New);
 
@@ -52,7 +59,8 @@ static BOOLEAN KtStartPeer(VOID (*Body)(VOID), PVOID *Stack)
         KtSelf.ArchData[1] = Current->ArchData[1];
         KtSelf.ArchData[2] = Current->ArchData[2];
     }
-    *Stack = MmCreateKernelStack(KERNEL_STACK_SIZE, &Limit);
+    /* The kernel threads' size: deleted, it is kept for reuse. */
+    *Stack = MmCreateKernelStack(KI_KERNEL_STACK_SIZE, &Limit);
     if (*Stack == NULL) {
         return FALSE;
     }
@@ -68,7 +76,7 @@ static BOOLEAN KtStartPeer(VOID (*Body)(VOID), PVOID *Stack)
 static VOID KtEndPeer(PVOID Stack)
 {
     /* The peer stays suspended inside KiSwapContext; its stack goes. */
-    MmDeleteKernelStack(Stack, KERNEL_STACK_SIZE);
+    MmDeleteKernelStack(Stack, KI_KERNEL_STACK_SIZE);
 }
 
 /* ---- the switch ---- */
@@ -459,4 +467,38 @@ KTEST(hal_hosted, processors_are_distinct_host_threads)
             }
         }
     }
+}
+
+/* ---- a dead stack kept for the next thread ---- */
+
+KTEST(hal_hosted, kept_dead_stack_carries_no_asan_poison)
+{
+    ULONG_PTR Base, Limit;
+    KIRQL OldIrql;
+    PVOID Stack;
+
+    /* The peer stops inside KtCountingPeer's frame, whose buffer ASan
+     * guards with poisoned redzones; the frame never returns. */
+    MiFlushDeadStacks();
+    KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
+    if (!KtStartPeer(KtCountingPeer, &Stack)) {
+        KeLowerIrql(OldIrql);
+        KT_ASSERT_TRUE(FALSE);
+    }
+    KiSwapContext(&KtSelf, &KtPeer);
+    KeLowerIrql(OldIrql);
+    KT_EXPECT_EQ(KtPeerRuns, 1);
+    Base = KtPeer.StackBase;
+    Limit = KtPeer.StackLimit;
+    KtEndPeer(Stack);
+    KT_ASSERT_EQ(MiDeadStackCacheCount(), 1);
+#if defined(KT_ASAN)
+    /* Kept mapped for the next thread, it is clean as fresh memory: a
+     * signal frame the host pushes there, read by the handler, must not
+     * hit the old redzones. */
+    KT_EXPECT_NULL(__asan_region_is_poisoned((PVOID)Limit, Base - Limit));
+#else
+    KT_EXPECT_TRUE(Base > Limit);
+#endif
+    MiFlushDeadStacks();
 }

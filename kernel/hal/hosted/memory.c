@@ -173,6 +173,13 @@ BOOLEAN MiArchTranslate(ULONG_PTR Va, PULONG64 PhysicalAddress)
     return FALSE;
 }
 
+VOID MiArchForgetContents(ULONG_PTR Va, SIZE_T Pages)
+{
+    for (SIZE_T i = 0; i < Pages; i++) {
+        HALP_ASAN_FORGET_PAGE(Va + i * PAGE_SIZE);
+    }
+}
+
 BOOLEAN MiArchIsAddressReadable(ULONG_PTR Va)
 {
     ULONG_PTR Page = Va & ~(ULONG_PTR)(PAGE_SIZE - 1);
