@@ -89,6 +89,28 @@ class BenchReportTest(unittest.TestCase):
         self.assertAlmostEqual(rows["host: sched_select_next/levels:32/ready:32"][4], 1.2)
         self.assertEqual(rows["host: sched_select_next/levels:32/ready:32"][5], "MISSED")
 
+    def test_a_missed_switch_names_its_floor_from_the_same_run(self):
+        r = br.Results()
+        r.add(
+            "host",
+            "keel",
+            [
+                entry("sched_pingpong/cross:0", 120),
+                entry("sched_register_swap", 30),
+                entry("sched_locked_pair", 10),
+            ],
+        )
+        row = [x for x in br.target_rows(r, ["host"]) if x[0].startswith("thread switch")][0]
+        self.assertEqual(row[2], "4.00x")
+        # 4 x 10 + 30 = 70 of 3 x 30 = 90: 20 left.
+        self.assertIn("= 70 ns of the 90 ns budget, 20 ns left", row[3])
+        # Without the lock measure the note still says what limits it.
+        r = br.Results()
+        r.add("host", "keel", [entry("sched_pingpong/cross:0", 120), entry("sched_register_swap", 30)])
+        row = [x for x in br.target_rows(r, ["host"]) if x[0].startswith("thread switch")][0]
+        self.assertIn("MISSED - the lock protocol", row[3])
+        self.assertNotIn("budget", row[3])
+
     def test_wildcard_targets_expand_to_every_measure(self):
         r = br.Results()
         names = ["pool_scaling/size:64/threads:1", "pool_scaling/size:64/threads:2"]
