@@ -53,24 +53,23 @@ static ULONG_PTR MiTakeDeadStack(SIZE_T Pages)
     return Base;
 }
 
-/* Keeps the stack at Base for reuse; FALSE when it is not of the cached
- * size or the cache is full (the caller frees it). Deleting a stack that
- * is already cached is a bug check: two threads would get it. */
-static BOOLEAN MiKeepDeadStack(ULONG_PTR Base, SIZE_T Pages, SIZE_T Size)
+/* Keeps the stack at Base (of the cached size) for reuse; FALSE when the
+ * cache is full (the caller frees it). Deleting a stack that is already
+ * cached is a bug check: two threads would get it. */
+static BOOLEAN MiKeepDeadStack(ULONG_PTR Base, SIZE_T Size)
 {
+    /* Never more than 1/64 of memory. */
+    ULONG Limit = (ULONG)(MiTotalPhysicalPageCount() / 64 / MI_DEAD_STACK_PAGES);
     BOOLEAN Kept = FALSE;
     KIRQL OldIrql;
-    ULONG Limit;
 
-    if (Pages != MI_DEAD_STACK_PAGES) {
-        return FALSE;
-    }
-    /* Never more than 1/64 of memory; computed before the lock (it takes
-     * the page allocator's). */
-    Limit = (ULONG)(MiTotalPhysicalPageCount() / 64 / MI_DEAD_STACK_PAGES);
     if (Limit > MI_MAXIMUM_DEAD_STACKS) {
         Limit = MI_MAXIMUM_DEAD_STACKS;
     }
+    /* What the dead thread left in the pages' bookkeeping (hosted: ASan's
+     * poison of frames that never returned) goes first, as an unmap would
+     * take it: the next creator may take the stack at once. */
+    MiArchForgetContents(Base - MI_DEAD_STACK_PAGES * PAGE_SIZE, MI_DEAD_STACK_PAGES);
     OldIrql = KiAcquireLock(&MiDeadStackLock);
     for (ULONG i = 0; i < MiDeadStackCount; i++) {
         if (MiDeadStacks[i] == Base) {
@@ -156,10 +155,8 @@ VOID MmDeleteKernelStack(PVOID StackBase, SIZE_T Size)
     if (MiArchTranslate(Guard, &Physical)) {
         KeBugCheckEx(MEMORY_MANAGEMENT, 0x41794, Base, Size, Physical);
     }
-    /* What the dead thread left in the pages' bookkeeping (hosted: ASan's
-     * poison of frames that never returned) goes, as an unmap would. */
-    MiArchForgetContents(Guard + PAGE_SIZE, Pages);
-    if (!MiKeepDeadStack(Base, Pages, Size)) {
-        MiFreeStack(Base, Pages);
+    if (Pages == MI_DEAD_STACK_PAGES && MiKeepDeadStack(Base, Size)) {
+        return;
     }
+    MiFreeStack(Base, Pages);
 }
