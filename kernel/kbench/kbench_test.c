@@ -72,20 +72,30 @@ static const KBENCH_CASE KbtEarlyExitCase = { "kbt_early", NULL, NULL, 0, 0, Kbt
 
 static ULONG64 KbtRuns[8];
 
+/* The fake clock set to Now, a body iteration costing Cost ticks (Manual
+ * of them reported as manual time, Setup spent in setup), and Options for
+ * a MinTicks goal on that clock (1 GHz) recording the run sizes. */
+static VOID KbtPrepare(KBENCH_OPTIONS *Options, ULONG64 Now, ULONG64 Cost, ULONG64 Manual,
+                       ULONG64 Setup, ULONG64 MinTicks)
+{
+    KbtNow = Now;
+    KbtCost = Cost;
+    KbtManual = Manual;
+    KbtSetup = Setup;
+    RtlZeroMemory(KbtRuns, sizeof(KbtRuns));
+    RtlZeroMemory(Options, sizeof(*Options));
+    Options->MinTicks = MinTicks;
+    Options->Clock = KbtClock;
+    Options->Frequency = 1000000000;
+    Options->RunSizes = &KbtRuns;
+}
+
 static VOID KbtRun(const KBENCH_CASE *Case, ULONG ArgIndex, ULONG64 Cost, ULONG64 MinTicks,
                    PKBENCH_RESULT Result)
 {
-    KBENCH_OPTIONS Options = { 0 };
+    KBENCH_OPTIONS Options;
 
-    KbtNow = 1000000;
-    KbtCost = Cost;
-    KbtManual = 0;
-    KbtSetup = 0;
-    RtlZeroMemory(KbtRuns, sizeof(KbtRuns));
-    Options.MinTicks = MinTicks;
-    Options.Clock = KbtClock;
-    Options.Frequency = 1000000000;
-    Options.RunSizes = &KbtRuns;
+    KbtPrepare(&Options, 1000000, Cost, 0, 0, MinTicks);
     KbenchRunEntry(Case, ArgIndex, &Options, Result);
 }
 
@@ -137,19 +147,12 @@ KTEST(kbench, calibration_one_slow_iteration_is_enough)
 
 KTEST(kbench, calibration_stops_at_the_iteration_cap)
 {
-    KBENCH_OPTIONS Options = { 0 };
+    KBENCH_OPTIONS Options;
     KBENCH_RESULT R;
 
     /* A clock that never moves: only the cap ends the growth. */
-    KbtNow = 0;
-    KbtCost = 0;
-    KbtManual = 0;
-    KbtSetup = 0;
-    Options.MinTicks = 1000;
-    Options.Clock = KbtClock;
-    Options.Frequency = 1000000000;
+    KbtPrepare(&Options, 0, 0, 0, 0, 1000);
     Options.MaxIterations = 50;
-    Options.RunSizes = &KbtRuns;
     KbenchRunEntry(&KbtCase, 0, &Options, &R);
     KT_EXPECT_NULL(R.ErrorMessage);
     KT_EXPECT_EQ(R.Runs, 3);
@@ -173,16 +176,13 @@ static const KBENCH_CASE KbtColdFirstCase = { "kbt_cold", NULL, NULL, 0, 0, KbtC
 
 KTEST(kbench, warmup_run_is_discarded)
 {
-    KBENCH_OPTIONS Options = { 0 };
+    KBENCH_OPTIONS Options;
     KBENCH_RESULT R;
 
-    KbtNow = 0;
+    /* The body advances the clock itself. */
+    KbtPrepare(&Options, 0, 0, 0, 0, 1000000);
     KbtWarmBodyRuns = 0;
-    Options.MinTicks = 1000000;
-    Options.Clock = KbtClock;
-    Options.Frequency = 1000000000;
     Options.Warmup = TRUE;
-    Options.RunSizes = &KbtRuns;
     KbenchRunEntry(&KbtColdFirstCase, 0, &Options, &R);
     KT_EXPECT_NULL(R.ErrorMessage);
     KT_EXPECT_EQ(R.Runs, 4);
@@ -200,16 +200,12 @@ KTEST(kbench, warmup_run_is_discarded)
 
 KTEST(kbench, setup_and_teardown_are_not_timed)
 {
-    KBENCH_OPTIONS Options = { 0 };
+    KBENCH_OPTIONS Options;
     KBENCH_RESULT R;
 
-    KbtNow = 0;
-    KbtCost = 2000;
-    KbtManual = 0;
-    KbtSetup = 777777; /* would reach the goal at once if it were counted */
-    Options.MinTicks = 100000;
-    Options.Clock = KbtClock;
-    Options.Frequency = 1000000000;
+    /* Setup 777,777 ticks: would reach the goal at once if it were
+     * counted. */
+    KbtPrepare(&Options, 0, 2000, 0, 777777, 100000);
     KbenchRunEntry(&KbtCase, 0, &Options, &R);
     KT_EXPECT_EQ(R.RealTicks, R.Iterations * 2000);
     KT_EXPECT_GT(R.Runs, 1);
@@ -227,18 +223,13 @@ KTEST(kbench, paused_time_is_excluded)
 
 KTEST(kbench, manual_time_is_the_real_time)
 {
-    KBENCH_OPTIONS Options = { 0 };
+    KBENCH_OPTIONS Options;
     KBENCH_RESULT R;
     char Json[256];
 
-    KbtNow = 0;
-    KbtCost = 2000;
-    KbtManual = 500; /* calibration follows the manual time, not the clock */
-    KbtSetup = 0;
-    Options.MinTicks = 500000;
-    Options.Clock = KbtClock;
-    Options.Frequency = 1000000000;
-    Options.RunSizes = &KbtRuns;
+    /* Manual time 500 of 2,000 ticks: calibration follows it, not the
+     * clock. */
+    KbtPrepare(&Options, 0, 2000, 500, 0, 500000);
     KbenchRunEntry(&KbtManualCase, 0, &Options, &R);
     KT_EXPECT_EQ(R.Iterations, 1000);
     KT_EXPECT_EQ(R.RealTicks, 500000);
